@@ -1,0 +1,15 @@
+import { PGlite } from '@electric-sql/pglite';
+const t=Date.now();
+const db = await PGlite.create();
+console.log('boot', Date.now()-t);
+await db.exec(`create role app nologin; create table t(id int, company text); alter table t enable row level security; alter table t force row level security;
+create policy p on t using (company = current_setting('app.c', true)); grant select on t to app; insert into t values (1,'a'),(2,'b');`);
+await db.exec('begin');
+await db.query(`set local role app`);
+await db.query(`select set_config('app.c', $1, true)`, ['a']);
+console.log((await db.query('select * from t')).rows);
+await db.exec('commit');
+const r = await db.query('select current_user');
+console.log(r.rows, (await db.query('select * from t')).rows.length);
+const d = await db.dumpDataDir('none'); console.log('dump', d.size);
+const t2=Date.now(); const db2 = await PGlite.create({loadDataDir: d}); console.log('load', Date.now()-t2, (await db2.query('select count(*) from t')).rows);

@@ -1,0 +1,22 @@
+/**
+ * buildApp(deps): the web application as a list of feature registrations. Tests build it with
+ * their own deps (database snapshot, clock); `samtale serve` builds it with the real ones.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { AppDeps } from './platform/deps.ts';
+import { buildHttp } from './platform/http/server.ts';
+import { registerHealth } from './modules/health/health.routes.ts';
+import { registerAuth } from './modules/auth/auth.routes.tsx';
+import { registerDashboard } from './modules/dashboard/dashboard.routes.tsx';
+import { registerOrg } from './modules/org/org.routes.tsx';
+import { registerStaff } from './modules/staff/staff.routes.tsx';
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = await buildHttp(deps);
+  registerHealth(app, deps);
+  registerAuth(app, deps);
+  registerDashboard(app, deps);
+  registerOrg(app, deps);
+  registerStaff(app, deps);
+  return app;
+}

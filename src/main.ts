@@ -1,0 +1,164 @@
+/**
+ * The `samtale` command: serve, migrate, company create, staff create, demo.
+ * One entry point for operators and for `npm start`.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { openDatabase, type Database } from './platform/db/database.ts';
+import { migrate } from './platform/db/migrate.ts';
+import { PasswordHasher } from './platform/auth/passwords.ts';
+import { systemClock, type AppDeps } from './platform/deps.ts';
+import { buildApp } from './app.ts';
+import { seedDemoIfEmpty } from './modules/demo/demo.ts';
+import { unsafeCreateCompany, unsafeCreateStaff } from './modules/companies/companies.service.ts';
+import { ValidationError } from './platform/errors.ts';
+
+const HELP = `samtale <command> [options]
+
+Commands:
+  serve                       run the web portal (migrates first; seeds the demo outside production)
+  migrate                     apply database migrations and exit
+  company create --name N --admin-name N --admin-email E [--language da|en|sv]
+                              create a company with its first administrator (password printed once)
+  staff create --email E --name N --role operator|support
+                              create a platform staff account (password printed once)
+  demo                        create the demo company if the database is empty
+
+Configuration comes from environment variables; see docs/operations.md.`;
+
+async function openDeps(config: Config): Promise<AppDeps & { database: Database }> {
+  const database = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    migrationDatabaseUrl: config.migrationDatabaseUrl,
+    dataDir: config.dataDir,
+    poolSize: config.poolSize,
+  });
+  return { config, database, clock: systemClock, hasher: new PasswordHasher(config.argon2) };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, sub] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(HELP);
+    return 0;
+  }
+  const config = loadConfig();
+  switch (command) {
+    case 'migrate': {
+      const deps = await openDeps(config);
+      const applied = await migrate(deps.database);
+      console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'Database is up to date.');
+      await deps.database.close();
+      return 0;
+    }
+    case 'serve':
+      return serve(config);
+    case 'demo': {
+      const deps = await openDeps(config);
+      await migrate(deps.database);
+      const creds = await seedDemoIfEmpty(deps);
+      printDemo(creds, config);
+      await deps.database.close();
+      return 0;
+    }
+    case 'company': {
+      if (sub !== 'create') break;
+      const { values } = parseArgs({
+        args: argv.slice(2),
+        options: { name: { type: 'string' }, 'admin-name': { type: 'string' }, 'admin-email': { type: 'string' }, language: { type: 'string' } },
+      });
+      if (!values.name || !values['admin-name'] || !values['admin-email']) {
+        console.error('company create needs --name, --admin-name and --admin-email');
+        return 2;
+      }
+      const language = values.language ?? 'da';
+      if (language !== 'da' && language !== 'en' && language !== 'sv') {
+        console.error('--language must be da, en or sv');
+        return 2;
+      }
+      const deps = await openDeps(config);
+      await migrate(deps.database);
+      try {
+        const r = await unsafeCreateCompany(deps, { name: values.name, adminName: values['admin-name'], adminEmail: values['admin-email'], language });
+        console.log(`Company ${r.companyId} created. Administrator ${values['admin-email']} password (shown once): ${r.password}`);
+      } catch (err) {
+        if (err instanceof ValidationError) {
+          console.error('That e-mail address already has an account.');
+          return 2;
+        }
+        throw err;
+      } finally {
+        await deps.database.close();
+      }
+      return 0;
+    }
+    case 'staff': {
+      if (sub !== 'create') break;
+      const { values } = parseArgs({ args: argv.slice(2), options: { email: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' } } });
+      if (!values.email || !values.name || (values.role !== 'operator' && values.role !== 'support')) {
+        console.error('staff create needs --email, --name and --role operator|support');
+        return 2;
+      }
+      const deps = await openDeps(config);
+      await migrate(deps.database);
+      try {
+        const r = await unsafeCreateStaff(deps, { email: values.email, name: values.name, role: values.role });
+        console.log(`Staff account ${r.id} created. Password (shown once): ${r.password}`);
+      } catch (err) {
+        if (err instanceof ValidationError) {
+          console.error('That e-mail address already has an account.');
+          return 2;
+        }
+        throw err;
+      } finally {
+        await deps.database.close();
+      }
+      return 0;
+    }
+  }
+  console.error(`Unknown command: ${argv.join(' ')}\n\n${HELP}`);
+  return 2;
+}
+
+function printDemo(creds: Awaited<ReturnType<typeof seedDemoIfEmpty>>, config: Config) {
+  if (!creds) return;
+  console.log('\nDemo company "Demo A/S" created. These passwords are shown once:');
+  for (const c of creds) console.log(`  ${c.role.padEnd(15)} ${c.email.padEnd(30)} ${c.password}`);
+  console.log(`They are also in ${config.dataDir}/demo-credentials.json (readable only by you).\n`);
+}
+
+async function serve(config: Config): Promise<number> {
+  const deps = await openDeps(config);
+  await migrate(deps.database);
+  printDemo(await seedDemoIfEmpty(deps), config);
+  const app = await buildApp(deps);
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    // Stop accepting, finish in-flight requests, then close the database.
+    await app.close();
+    await deps.database.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  await app.listen({ port: config.port, host: config.host });
+  console.log(`Samtale is running on ${config.tls ? 'https' : 'http'}://localhost:${config.port} (${deps.database.kind})`);
+  return await new Promise<number>(() => {});
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== undefined) process.exit(code);
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,79 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import type { AppDeps } from '../../platform/deps.ts';
+import { cookieNames, viewContext } from '../../platform/http/server.ts';
+import { sendPage } from '../../platform/html/render.ts';
+import { rawForm } from '../../platform/http/forms.ts';
+import { isLang, translator } from '../../platform/i18n/i18n.ts';
+import { LoginPage } from './auth.views.tsx';
+import { login, logout, setLanguage, switchCompany } from './auth.service.ts';
+import { authMessages } from './auth.i18n.ts';
+
+/** Only same-site paths: an open redirect would let a phishing link borrow our login page. */
+export function safeNext(value: unknown, fallback: string): string {
+  if (typeof value !== 'string') return fallback;
+  if (!value.startsWith('/') || value.startsWith('//') || value.startsWith('/\\') || value.length > 500) return fallback;
+  return value;
+}
+
+export function registerAuth(app: FastifyInstance, deps: AppDeps) {
+  const secure = Boolean(deps.config.tls) || deps.config.publicUrl?.startsWith('https:') === true;
+  const names = cookieNames(secure);
+  const setSessionCookie = (reply: FastifyReply, token: string) =>
+    reply.setCookie(names.session, token, { path: '/', httpOnly: true, sameSite: 'lax', secure });
+
+  app.get('/', { config: { public: true } }, async (req, reply) => {
+    if (!req.actor) return reply.redirect('/login', 303);
+    return reply.redirect(req.actor.kind === 'staff' ? '/staff/companies' : '/dashboard', 303);
+  });
+
+  app.get('/login', { config: { public: true } }, async (req, reply) => {
+    if (req.actor) return reply.redirect('/', 303);
+    const q = req.query as Record<string, unknown>;
+    const notice = q.loggedOut === '1' ? translator(req.lang, authMessages)('loggedOut') : undefined;
+    reply.header('cache-control', 'no-store');
+    return sendPage(reply, <LoginPage vc={viewContext(req)} next={safeNext(q.next, '')} notice={notice} />);
+  });
+
+  app.post('/login', { config: { public: true } }, async (req, reply) => {
+    const form = rawForm(req.body);
+    const parsed = z
+      .object({ email: z.string().max(254), password: z.string().min(1).max(1024), next: z.string().optional() })
+      .safeParse(form);
+    reply.header('cache-control', 'no-store');
+    if (!parsed.success) {
+      return sendPage(reply, <LoginPage vc={viewContext(req)} email={form.email?.slice(0, 254)} failed />, 422);
+    }
+    const result = await login(deps, { email: parsed.data.email, password: parsed.data.password, ip: req.ip, userAgent: req.headers['user-agent'] });
+    if (!result.ok) {
+      return sendPage(reply, <LoginPage vc={viewContext(req)} email={parsed.data.email} failed next={safeNext(parsed.data.next, '')} />, 401);
+    }
+    setSessionCookie(reply, result.token);
+    return reply.redirect(safeNext(parsed.data.next, result.kind === 'staff' ? '/staff/companies' : '/dashboard'), 303);
+  });
+
+  app.post('/logout', { config: { public: true } }, async (req, reply) => {
+    if (req.actor) await logout(deps, req.actor, req.ip);
+    reply.clearCookie(names.session, { path: '/' });
+    return reply.redirect('/login?loggedOut=1', 303);
+  });
+
+  app.post('/settings/language', { config: { public: true } }, async (req, reply) => {
+    const form = rawForm(req.body);
+    const language = form.language;
+    if (!isLang(language)) return reply.redirect(safeNext(form.returnTo, '/'), 303);
+    if (req.actor) await setLanguage(deps, req.actor, language, req.ip);
+    reply.setCookie(names.lang, language, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: 365 * 86400 });
+    return reply.redirect(safeNext(form.returnTo, '/'), 303);
+  });
+
+  app.post('/switch-company', async (req, reply) => {
+    const actor = req.actor;
+    if (actor?.kind !== 'user') return reply.redirect('/', 303);
+    const parsed = z.object({ companyId: z.uuid() }).safeParse(rawForm(req.body));
+    if (!parsed.success) return reply.redirect('/dashboard', 303);
+    const token = await switchCompany(deps, actor, parsed.data.companyId, req.ip, req.headers['user-agent']);
+    setSessionCookie(reply, token);
+    return reply.redirect('/dashboard', 303);
+  });
+}

@@ -1,0 +1,134 @@
+/**
+ * Login and logout. Design note (M6, M7 groundwork): unknown e-mail, wrong password, disabled
+ * account and an account without an active employment all give the same answer after the same
+ * Argon2 work, so the login cannot be used to find out who has an account. Hashing runs outside
+ * any transaction, so a slow hash never holds a database connection.
+ */
+import type { AppDeps } from '../../platform/deps.ts';
+import { enterContext, withTenant } from '../../platform/db/context.ts';
+import { createSession, destroySession } from '../../platform/auth/sessions.ts';
+import type { Actor } from '../../platform/auth/actor.ts';
+import { audit } from '../../platform/audit/audit.ts';
+import { NotFoundError } from '../../platform/errors.ts';
+
+export type LoginInput = { email: string; password: string; ip: string; userAgent: string | undefined };
+export type LoginResult = { ok: true; token: string; kind: 'user' | 'staff' } | { ok: false };
+
+export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResult> {
+  const email = input.email.trim().toLowerCase();
+  const found = await withTenant(deps.database, { lookupEmail: email }, async (trx) => {
+    const user = await trx
+      .selectFrom('users')
+      .select(['id', 'password_hash', 'disabled_at'])
+      .where((eb) => eb(eb.fn('lower', ['email']), '=', email))
+      .executeTakeFirst();
+    const staff = user
+      ? undefined
+      : await trx
+          .selectFrom('staff_accounts')
+          .select(['id', 'password_hash', 'disabled_at'])
+          .where((eb) => eb(eb.fn('lower', ['email']), '=', email))
+          .executeTakeFirst();
+    return { user, staff };
+  });
+  const subject = found.user ?? found.staff;
+  const passwordOk = await deps.hasher.verify(subject?.password_hash, input.password);
+  const now = deps.clock.now();
+  const meta = { ip: input.ip, userAgent: input.userAgent, now, policy: deps.config.session };
+  const newHash = passwordOk && subject?.password_hash && deps.hasher.needsRehash(subject.password_hash)
+    ? await deps.hasher.hash(input.password)
+    : undefined;
+
+  if (found.user && passwordOk && !found.user.disabled_at) {
+    const userId = found.user.id;
+    const result = await withTenant(deps.database, { userId }, async (trx) => {
+      const employment = await trx
+        .selectFrom('employments')
+        .select(['id', 'company_id'])
+        .where('user_id', '=', userId)
+        .where('fired_at', 'is', null)
+        .orderBy('created_at')
+        .executeTakeFirst();
+      if (!employment) return undefined;
+      await enterContext(trx, { userId, companyId: employment.company_id });
+      if (newHash) await trx.updateTable('users').set({ password_hash: newHash }).where('id', '=', userId).execute();
+      const session = await createSession(trx, { userId, companyId: employment.company_id }, meta);
+      await audit(trx, { companyId: employment.company_id, actorUserId: userId, ip: input.ip }, { type: 'auth.login.succeeded', objectType: 'session', objectId: session.id });
+      return session;
+    });
+    if (result) return { ok: true, token: result.token, kind: 'user' };
+  } else if (found.staff && passwordOk && !found.staff.disabled_at) {
+    const staffId = found.staff.id;
+    const session = await withTenant(deps.database, { staffId }, async (trx) => {
+      if (newHash) await trx.updateTable('staff_accounts').set({ password_hash: newHash }).where('id', '=', staffId).execute();
+      const s = await createSession(trx, { staffId }, meta);
+      await audit(trx, { companyId: null, actorStaffId: staffId, ip: input.ip }, { type: 'auth.login.succeeded', objectType: 'session', objectId: s.id });
+      return s;
+    });
+    return { ok: true, token: session.token, kind: 'staff' };
+  }
+
+  await withTenant(deps.database, {}, (trx) =>
+    audit(trx, { companyId: null, ip: input.ip }, { type: 'auth.login.failed', data: { known: Boolean(subject) } }),
+  );
+  return { ok: false };
+}
+
+export async function logout(deps: AppDeps, actor: Actor, ip: string): Promise<void> {
+  const ctx = actor.kind === 'user' ? { userId: actor.userId, companyId: actor.companyId } : { staffId: actor.staffId };
+  await withTenant(deps.database, ctx, async (trx) => {
+    await destroySession(trx, actor.sessionId);
+    await audit(
+      trx,
+      actor.kind === 'user' ? { companyId: actor.companyId, actorUserId: actor.userId, ip } : { companyId: null, actorStaffId: actor.staffId, ip },
+      { type: 'auth.logout', objectType: 'session', objectId: actor.sessionId },
+    );
+  });
+}
+
+/** The companies a user can switch to: their own active employments. */
+export async function listMyCompanies(deps: AppDeps, actor: Actor & { kind: 'user' }) {
+  return withTenant(deps.database, { userId: actor.userId }, (trx) =>
+    trx
+      .selectFrom('employments as e')
+      .innerJoin('companies as c', 'c.id', 'e.company_id')
+      .select(['c.id', 'c.name'])
+      .where('e.user_id', '=', actor.userId)
+      .where('e.fired_at', 'is', null)
+      .orderBy('c.name')
+      .execute(),
+  );
+}
+
+/** Moves the session to another of the user's companies, with a new token (privilege change). */
+export async function switchCompany(deps: AppDeps, actor: Actor & { kind: 'user' }, companyId: string, ip: string, userAgent: string | undefined) {
+  return withTenant(deps.database, { userId: actor.userId }, async (trx) => {
+    const employment = await trx
+      .selectFrom('employments')
+      .select('id')
+      .where('user_id', '=', actor.userId)
+      .where('company_id', '=', companyId)
+      .where('fired_at', 'is', null)
+      .executeTakeFirst();
+    if (!employment) throw new NotFoundError();
+    await destroySession(trx, actor.sessionId);
+    await enterContext(trx, { userId: actor.userId, companyId });
+    const session = await createSession(trx, { userId: actor.userId, companyId }, { ip, userAgent, now: deps.clock.now(), policy: deps.config.session });
+    await audit(trx, { companyId, actorUserId: actor.userId, ip }, { type: 'auth.company_switched', objectType: 'company', objectId: companyId });
+    return session.token;
+  });
+}
+
+export async function setLanguage(deps: AppDeps, actor: Actor, language: 'da' | 'en' | 'sv', ip: string) {
+  if (actor.kind === 'user') {
+    await withTenant(deps.database, { userId: actor.userId, companyId: actor.companyId }, async (trx) => {
+      await trx.updateTable('employments').set({ language }).where('id', '=', actor.employmentId).execute();
+      await audit(trx, { companyId: actor.companyId, actorUserId: actor.userId, ip }, { type: 'settings.language_changed', data: { language } });
+    });
+  } else {
+    await withTenant(deps.database, { staffId: actor.staffId }, async (trx) => {
+      await trx.updateTable('staff_accounts').set({ language }).where('id', '=', actor.staffId).execute();
+      await audit(trx, { companyId: null, actorStaffId: actor.staffId, ip }, { type: 'settings.language_changed', data: { language } });
+    });
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The audit trail's one entry point. Events are written in the same transaction as the change
+ * they describe, so there is no change without its event and no event without its change.
+ * Never put secrets, passwords, tokens or dialogue answers in `data`.
+ */
+import type { Tx } from '../db/context.ts';
+import type { Actor } from '../auth/actor.ts';
+
+export type AuditEventType =
+  | 'auth.login.succeeded'
+  | 'auth.login.failed'
+  | 'auth.logout'
+  | 'auth.company_switched'
+  | 'settings.language_changed'
+  | 'company.created'
+  | 'staff.created'
+  | 'org.department.created'
+  | 'org.department.updated'
+  | 'org.department.deleted'
+  | 'org.team.created'
+  | 'org.team.updated'
+  | 'org.team.deleted'
+  | 'org.employee.created'
+  | 'org.employee.updated'
+  | 'org.employee.fired'
+  | 'org.employee.rehired'
+  | 'org.delegation.granted'
+  | 'org.delegation.revoked';
+
+export type AuditInput = {
+  type: AuditEventType;
+  objectType?: string;
+  objectId?: string;
+  data?: Record<string, string | number | boolean | null>;
+};
+
+export type AuditWho = {
+  companyId: string | null;
+  actorUserId?: string | null;
+  actorStaffId?: string | null;
+  ip?: string | null;
+};
+
+export function whoFromActor(actor: Actor, ip: string | null): AuditWho {
+  return actor.kind === 'user'
+    ? { companyId: actor.companyId, actorUserId: actor.userId, ip }
+    : { companyId: null, actorStaffId: actor.staffId, ip };
+}
+
+export async function audit(trx: Tx, who: AuditWho, event: AuditInput, at?: Date): Promise<void> {
+  await trx
+    .insertInto('audit_events')
+    .values({
+      company_id: who.companyId,
+      actor_user_id: who.actorUserId ?? null,
+      actor_staff_id: who.actorStaffId ?? null,
+      event_type: event.type,
+      object_type: event.objectType ?? null,
+      object_id: event.objectId ?? null,
+      data: JSON.stringify(event.data ?? {}),
+      ip: who.ip ?? null,
+      ...(at ? { created_at: at } : {}),
+    })
+    .execute();
+}

@@ -1,0 +1,34 @@
+/** Who is asking. Every service function receives one; policies decide from it and the object. */
+import type { EmploymentRole, StaffRole } from '../db/schema.ts';
+import type { Lang } from '../i18n/i18n.ts';
+
+export type UserActor = {
+  kind: 'user';
+  sessionId: string;
+  userId: string;
+  name: string;
+  email: string;
+  companyId: string;
+  companyName: string;
+  employmentId: string;
+  role: EmploymentRole;
+  lang: Lang;
+};
+
+export type StaffActor = {
+  kind: 'staff';
+  sessionId: string;
+  staffId: string;
+  name: string;
+  email: string;
+  role: StaffRole;
+  lang: Lang;
+};
+
+export type Actor = UserActor | StaffActor;
+
+export function dbContextFor(actor: Actor) {
+  return actor.kind === 'user'
+    ? { companyId: actor.companyId, userId: actor.userId }
+    : { staffId: actor.staffId };
+}

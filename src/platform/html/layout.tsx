@@ -1,0 +1,229 @@
+/**
+ * The page frame. No inline script or style anywhere (the CSP forbids both): behaviour comes from
+ * /assets/app.js and htmx, both served by the app; the CSRF token reaches htmx through the
+ * hx-headers attribute on <body>.
+ */
+import type { ComponentChildren } from 'preact';
+import type { Actor } from '../auth/actor.ts';
+import { LANGUAGES, translator, type Lang } from '../i18n/i18n.ts';
+import { common } from './common.i18n.ts';
+
+export type ViewContext = {
+  lang: Lang;
+  actor: Actor | undefined;
+  csrfToken: string;
+  path: string;
+};
+
+const LANGUAGE_NAMES: Record<Lang, string> = { da: 'Dansk', en: 'English', sv: 'Svenska' };
+
+type NavItem = { href: string; label: string };
+
+function navFor(vc: ViewContext): NavItem[] {
+  const t = translator(vc.lang, common);
+  const a = vc.actor;
+  if (!a) return [];
+  if (a.kind === 'staff') return [{ href: '/staff/companies', label: t('navCompanies') }];
+  const items: NavItem[] = [{ href: '/dashboard', label: t('navDashboard') }];
+  if (a.role === 'company_admin') {
+    items.push({ href: '/org', label: t('navOrganisation') }, { href: '/org/employees', label: t('navEmployees') });
+  }
+  return items;
+}
+
+export function roleLabel(lang: Lang, role: string): string {
+  const t = translator(lang, common);
+  switch (role) {
+    case 'employee':
+      return t('roleEmployee');
+    case 'leader':
+      return t('roleLeader');
+    case 'company_admin':
+      return t('roleCompanyAdmin');
+    case 'operator':
+      return t('roleOperator');
+    case 'support':
+      return t('roleSupport');
+    default:
+      return role;
+  }
+}
+
+export function Layout(props: { vc: ViewContext; title: string; children: ComponentChildren }) {
+  const { vc } = props;
+  const t = translator(vc.lang, common);
+  const nav = navFor(vc);
+  const hxHeaders = JSON.stringify({ 'x-csrf-token': vc.csrfToken });
+  return (
+    <html lang={vc.lang}>
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="htmx-config" content='{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false}' />
+        <title>{`${props.title} – ${t('appName')}`}</title>
+        <link rel="stylesheet" href="/assets/app.css" />
+        <script src="/assets/htmx.min.js" defer></script>
+        <script src="/assets/app.js" defer></script>
+      </head>
+      <body hx-headers={hxHeaders}>
+        <a class="skip-link" href="#main">
+          {t('skipToContent')}
+        </a>
+        <header class="site-header">
+          <div class="brand">
+            <a href={vc.actor ? (vc.actor.kind === 'staff' ? '/staff/companies' : '/dashboard') : '/login'}>{t('appName')}</a>
+            {vc.actor?.kind === 'user' ? <span class="company-name">{vc.actor.companyName}</span> : null}
+          </div>
+          {nav.length > 0 ? (
+            <nav aria-label={t('mainNav')} class="main-nav">
+              <ul>
+                {nav.map((item) => (
+                  <li>
+                    <a href={item.href} aria-current={vc.path === item.href ? 'page' : undefined}>
+                      {item.label}
+                    </a>
+                  </li>
+                ))}
+              </ul>
+            </nav>
+          ) : null}
+          <div class="account">
+            <form method="post" action="/settings/language" class="language-form">
+              <input type="hidden" name="_csrf" value={vc.csrfToken} />
+              <input type="hidden" name="returnTo" value={vc.path} />
+              <label for="language-select" class="visually-hidden">
+                {t('language')}
+              </label>
+              <select id="language-select" name="language" data-autosubmit="true">
+                {LANGUAGES.map((l) => (
+                  <option value={l} selected={l === vc.lang}>
+                    {LANGUAGE_NAMES[l]}
+                  </option>
+                ))}
+              </select>
+              <button type="submit" class="secondary small">
+                {t('changeLanguage')}
+              </button>
+            </form>
+            {vc.actor ? (
+              <form method="post" action="/logout" class="logout-form">
+                <input type="hidden" name="_csrf" value={vc.csrfToken} />
+                <span class="who">{vc.actor.name}</span>
+                <button type="submit" class="secondary small">
+                  {t('logout')}
+                </button>
+              </form>
+            ) : null}
+          </div>
+        </header>
+        <main id="main" tabIndex={-1}>
+          {props.children}
+        </main>
+        <footer class="site-footer">{t('footer')}</footer>
+      </body>
+    </html>
+  );
+}
+
+/** A list of problems at the top of a form, linking to each field (GOV.UK pattern). */
+export function ErrorSummary(props: { lang: Lang; errors: Record<string, string> }) {
+  const entries = Object.entries(props.errors);
+  if (entries.length === 0) return null;
+  const t = translator(props.lang, common);
+  return (
+    <div class="error-summary" role="alert" tabIndex={-1}>
+      <h2>{t('errorSummaryTitle')}</h2>
+      <ul>
+        {entries.map(([field, message]) => (
+          <li>
+            <a href={`#${field}`}>{message}</a>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+export function TextField(props: {
+  name: string;
+  label: string;
+  value?: string | undefined;
+  error?: string | undefined;
+  type?: string;
+  required?: boolean;
+  maxLength?: number;
+  autocomplete?: string;
+  hint?: string;
+}) {
+  const errId = `${props.name}-error`;
+  const hintId = `${props.name}-hint`;
+  const describedBy = [props.hint ? hintId : '', props.error ? errId : ''].filter(Boolean).join(' ') || undefined;
+  return (
+    <div class={props.error ? 'field has-error' : 'field'}>
+      <label for={props.name}>{props.label}</label>
+      {props.hint ? (
+        <p class="hint" id={hintId}>
+          {props.hint}
+        </p>
+      ) : null}
+      {props.error ? (
+        <p class="field-error" id={errId}>
+          {props.error}
+        </p>
+      ) : null}
+      <input
+        id={props.name}
+        name={props.name}
+        type={(props.type ?? 'text') as 'text'}
+        value={props.value ?? ''}
+        required={props.required}
+        maxLength={props.maxLength}
+        autocomplete={props.autocomplete}
+        aria-invalid={props.error ? 'true' : undefined}
+        aria-describedby={describedBy}
+      />
+    </div>
+  );
+}
+
+export function SelectField(props: {
+  name: string;
+  label: string;
+  value?: string | null | undefined;
+  error?: string | undefined;
+  options: { value: string; label: string }[];
+  emptyLabel?: string;
+}) {
+  const errId = `${props.name}-error`;
+  return (
+    <div class={props.error ? 'field has-error' : 'field'}>
+      <label for={props.name}>{props.label}</label>
+      {props.error ? (
+        <p class="field-error" id={errId}>
+          {props.error}
+        </p>
+      ) : null}
+      <select id={props.name} name={props.name} aria-invalid={props.error ? 'true' : undefined} aria-describedby={props.error ? errId : undefined}>
+        {props.emptyLabel !== undefined ? <option value="">{props.emptyLabel}</option> : null}
+        {props.options.map((o) => (
+          <option value={o.value} selected={o.value === (props.value ?? '')}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+export function CsrfField(props: { vc: ViewContext }) {
+  return <input type="hidden" name="_csrf" value={props.vc.csrfToken} />;
+}
+
+export function Flash(props: { message: string | undefined }) {
+  if (!props.message) return null;
+  return (
+    <p class="flash" role="status">
+      {props.message}
+    </p>
+  );
+}

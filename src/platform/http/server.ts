@@ -1,0 +1,236 @@
+/**
+ * The HTTP edge. Design note (M6, M9, M17): every route needs a session unless its options say
+ * `config: { public: true }`; staff routes say `config: { staff: true }` and need a staff session.
+ * Every state-changing request must carry the CSRF token (form field `_csrf` or header
+ * `x-csrf-token`) and an Origin (or Referer) of our own. Every response gets the security headers
+ * below; authenticated pages are never cached (M17).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import fastifyFormbody from '@fastify/formbody';
+import { h } from 'preact';
+import { ZodError } from 'zod';
+import type { AppDeps } from '../deps.ts';
+import type { Actor } from '../auth/actor.ts';
+import { loadSession } from '../auth/sessions.ts';
+import { randomToken, safeEqual } from '../auth/tokens.ts';
+import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError, ConflictError } from '../errors.ts';
+import { isLang, langFromAcceptLanguage, translator, type Lang } from '../i18n/i18n.ts';
+import { common } from '../html/common.i18n.ts';
+import { Layout, type ViewContext } from '../html/layout.tsx';
+import { sendPage } from '../html/render.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    actor: Actor | undefined;
+    lang: Lang;
+    csrfToken: string;
+  }
+  interface FastifyContextConfig {
+    public?: boolean;
+    staff?: boolean;
+  }
+}
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const PUBLIC_DIR = path.join(ROOT, 'public');
+const HTMX_FILE = path.join(ROOT, 'node_modules/htmx.org/dist/htmx.min.js');
+
+export const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+export function cookieNames(secure: boolean) {
+  // __Host- cookies must be Secure, path=/ and host-only: they cannot be planted by a subdomain.
+  return secure
+    ? { session: '__Host-samtale_session', csrf: '__Host-samtale_csrf', lang: '__Host-samtale_lang' }
+    : { session: 'samtale_session', csrf: 'samtale_csrf', lang: 'samtale_lang' };
+}
+
+export function viewContext(req: FastifyRequest): ViewContext {
+  return { lang: req.lang, actor: req.actor, csrfToken: req.csrfToken, path: req.url.split('?')[0] ?? '/' };
+}
+
+export async function buildHttp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const secure = Boolean(config.tls) || config.publicUrl?.startsWith('https:') === true;
+  const names = cookieNames(secure);
+  const https = config.tls
+    ? { key: fs.readFileSync(config.tls.keyFile), cert: fs.readFileSync(config.tls.certFile) }
+    : undefined;
+
+  const app = Fastify({
+    ...(https ? { https } : {}),
+    trustProxy: config.trustProxy,
+    bodyLimit: config.bodyLimit,
+    logger: {
+      level: config.logLevel,
+      redact: {
+        paths: ['req.headers.cookie', 'req.headers.authorization', 'req.headers["x-csrf-token"]', 'req.headers.jwt', 'password', '*.password'],
+        censor: '[redacted]',
+      },
+      serializers: {
+        // Paths only: query strings may one day carry tokens, and logs never hold secrets (M6).
+        req: (req: FastifyRequest) => ({ method: req.method, url: req.url.split('?')[0], ip: req.ip }),
+      },
+    },
+    genReqId: () => randomToken().slice(0, 12),
+  }) as unknown as FastifyInstance;
+
+  app.decorateRequest('actor', undefined);
+  app.decorateRequest('lang', 'da');
+  app.decorateRequest('csrfToken', '');
+
+  await app.register(fastifyCookie);
+  await app.register(fastifyFormbody);
+
+  const htmx = fs.readFileSync(HTMX_FILE);
+  const assets = new Map<string, { body: Buffer; type: string }>([['htmx.min.js', { body: htmx, type: 'text/javascript; charset=utf-8' }]]);
+  for (const file of fs.readdirSync(PUBLIC_DIR)) {
+    const type = file.endsWith('.css') ? 'text/css; charset=utf-8' : file.endsWith('.js') ? 'text/javascript; charset=utf-8' : file.endsWith('.svg') ? 'image/svg+xml' : 'application/octet-stream';
+    assets.set(file, { body: fs.readFileSync(path.join(PUBLIC_DIR, file)), type });
+  }
+  app.get('/assets/:file', { config: { public: true } }, async (req, reply) => {
+    const asset = assets.get((req.params as { file: string }).file);
+    if (!asset) throw new NotFoundError();
+    return reply.header('cache-control', 'public, max-age=3600').type(asset.type).send(asset.body);
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('content-security-policy', CSP);
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('x-frame-options', 'DENY');
+    reply.header('referrer-policy', 'same-origin');
+    reply.header('permissions-policy', 'camera=(), microphone=(), geolocation=()');
+    reply.header('cross-origin-opener-policy', 'same-origin');
+    if (secure) reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
+
+    const token = req.cookies[names.session];
+    const loaded = token ? await loadSession(deps.database, token, deps.clock.now(), config.session) : undefined;
+    req.actor = loaded?.actor;
+    const cookieLang = req.cookies[names.lang];
+    req.lang = loaded?.actor.lang ?? (isLang(cookieLang) ? cookieLang : langFromAcceptLanguage(req.headers['accept-language']));
+    if (loaded) {
+      req.csrfToken = loaded.csrfToken;
+    } else {
+      if (token) reply.clearCookie(names.session, { path: '/' });
+      let pre = req.cookies[names.csrf];
+      if (!pre || !/^[A-Za-z0-9_-]{43}$/.test(pre)) {
+        pre = randomToken();
+        reply.setCookie(names.csrf, pre, { path: '/', httpOnly: true, sameSite: 'lax', secure });
+      }
+      req.csrfToken = pre;
+    }
+
+    const routeConfig = req.routeOptions.config;
+    const isPublic = routeConfig?.public === true || req.routeOptions.url === undefined;
+    if (!isPublic) {
+      // M17: nothing personal is kept by browsers or proxies.
+      reply.header('cache-control', 'no-store');
+      if (!req.actor) throw new UnauthenticatedError();
+      if (routeConfig?.staff === true ? req.actor.kind !== 'staff' : req.actor.kind !== 'user') throw new NotFoundError();
+    }
+  });
+
+  app.addHook('preHandler', async (req) => {
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
+    if (req.routeOptions.config?.public === true && req.url.startsWith('/v3/')) return;
+    if (!sameOrigin(req, config.publicUrl)) throw new CsrfError();
+    const body = req.body as Record<string, unknown> | undefined;
+    const sent = (typeof body?._csrf === 'string' ? body._csrf : undefined) ?? headerValue(req.headers['x-csrf-token']);
+    if (!sent || !safeEqual(sent, req.csrfToken)) throw new CsrfError();
+  });
+
+  app.setNotFoundHandler(async (req, reply) => errorPage(req, reply, 404));
+
+  app.setErrorHandler(async (error: unknown, req, reply) => {
+    if (error instanceof UnauthenticatedError) {
+      if (wantsHtml(req) && req.method === 'GET') {
+        return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303);
+      }
+      if (req.headers['hx-request']) return reply.header('hx-redirect', '/login').code(401).send();
+      return errorPage(req, reply, 401);
+    }
+    if (error instanceof NotFoundError) return errorPage(req, reply, 404);
+    if (error instanceof CsrfError) return errorPage(req, reply, 403, 'csrf');
+    if (error instanceof ForbiddenError) return errorPage(req, reply, 403);
+    if (error instanceof ValidationError || error instanceof ZodError) return errorPage(req, reply, 400);
+    if (error instanceof ConflictError) return errorPage(req, reply, 409);
+    const status = (error as { statusCode?: number }).statusCode;
+    const code = (error as { code?: string }).code;
+    if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) return errorPage(req, reply, 413);
+    if (status === 429) return errorPage(req, reply, 429);
+    if (status && status >= 400 && status < 500) return errorPage(req, reply, status === 404 ? 404 : 400);
+    req.log.error({ err: error }, 'unhandled error');
+    return errorPage(req, reply, 500);
+  });
+
+  return app;
+}
+
+class CsrfError extends Error {}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function sameOrigin(req: FastifyRequest, publicUrl: string | undefined): boolean {
+  const expected = publicUrl ? new URL(publicUrl).origin : `${req.protocol}://${req.host}`;
+  const origin = headerValue(req.headers.origin);
+  if (origin && origin !== 'null') return origin === expected;
+  const referer = headerValue(req.headers.referer);
+  if (!referer) return false;
+  try {
+    return new URL(referer).origin === expected;
+  } catch {
+    return false;
+  }
+}
+
+function wantsHtml(req: FastifyRequest): boolean {
+  const accept = req.headers.accept ?? '';
+  return accept.includes('text/html') || accept === '' || accept.includes('*/*');
+}
+
+type Status = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500;
+
+function errorPage(req: FastifyRequest, reply: FastifyReply, status: Status, kind?: 'csrf') {
+  if (!req.lang) req.lang = langFromAcceptLanguage(req.headers['accept-language']);
+  const t = translator(req.lang, common);
+  const [title, body] =
+    kind === 'csrf'
+      ? [t('csrfTitle'), t('csrfBody')]
+      : status === 404 || status === 401
+        ? [t('notFoundTitle'), t('notFoundBody')]
+        : status === 403
+          ? [t('forbiddenTitle'), t('forbiddenBody')]
+          : status === 413
+            ? [t('tooLargeTitle'), t('tooLargeBody')]
+            : status === 429
+              ? [t('tooManyTitle'), t('tooManyBody')]
+              : status === 500
+                ? [t('serverErrorTitle'), t('serverErrorBody', { ref: String(req.id) })]
+                : [t('badRequestTitle'), t('badRequestBody')];
+  reply.header('cache-control', 'no-store');
+  if (!wantsHtml(req) || req.url.startsWith('/v3/')) {
+    return reply.code(status).type('application/json; charset=utf-8').send({ message: body });
+  }
+  const vc = viewContext(req);
+  return sendPage(
+    reply,
+    h(Layout, { vc, title, children: [h('h1', null, title), h('p', null, body), h('p', null, h('a', { href: '/' }, t('goHome')))] }),
+    status,
+  );
+}
