@@ -1,0 +1,113 @@
+/**
+ * Each test makes its own company with this factory, so tests need no cleanup and can share one
+ * database. Rows are inserted as the system role (operator tooling), never through mocks.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AppDeps } from '../../src/platform/deps.ts';
+import { unsafeSystemTransaction } from '../../src/platform/db/context.ts';
+import type { EmploymentRole, Responsibility, StaffRole } from '../../src/platform/db/schema.ts';
+
+/** One password for every fixture account; hashed once per process (Argon2 is slow on purpose). */
+export const PASSWORD = 'correct horse battery staple 42';
+let hashPromise: Promise<string> | undefined;
+const passwordHash = (deps: AppDeps) => (hashPromise ??= deps.hasher.hash(PASSWORD));
+
+export type Person = { userId: string; employmentId: string; email: string; name: string };
+
+export type CompanyFixture = {
+  companyId: string;
+  name: string;
+  rootDepartmentId: string;
+  departmentId: string;
+  subDepartmentId: string;
+  teamId: string;
+  otherTeamId: string;
+  admin: Person;
+  leader: Person;
+  employee: Person;
+  colleague: Person;
+  delegate: Person;
+};
+
+let counter = 0;
+const unique = () => `${Date.now().toString(36)}${(counter++).toString(36)}${randomUUID().slice(0, 6)}`;
+
+/**
+ * Company > Department (owned by leader) > Sub-department; Team (in department, inherits leader)
+ * with employee and colleague; Other team (in sub-department). The delegate is an employee of
+ * the other team with manage_organisation_department on the sub-department.
+ */
+export async function createCompany(deps: AppDeps, opts: { name?: string } = {}): Promise<CompanyFixture> {
+  const hash = await passwordHash(deps);
+  const tag = unique();
+  const companyId = randomUUID();
+  const name = opts.name ?? `Firma ${tag}`;
+  const rootDepartmentId = randomUUID();
+  const departmentId = randomUUID();
+  const subDepartmentId = randomUUID();
+  const teamId = randomUUID();
+  const otherTeamId = randomUUID();
+  const person = (label: string): Person => ({ userId: randomUUID(), employmentId: randomUUID(), email: `${label}-${tag}@test.example`, name: `${label} ${tag}` });
+  const f: CompanyFixture = {
+    companyId,
+    name,
+    rootDepartmentId,
+    departmentId,
+    subDepartmentId,
+    teamId,
+    otherTeamId,
+    admin: person('admin'),
+    leader: person('leader'),
+    employee: person('employee'),
+    colleague: person('colleague'),
+    delegate: person('delegate'),
+  };
+  await unsafeSystemTransaction(deps.database, async (trx) => {
+    await trx.insertInto('companies').values({ id: companyId, name }).execute();
+    await trx
+      .insertInto('departments')
+      .values([
+        { id: rootDepartmentId, company_id: companyId, parent_id: null, name, owner_employment_id: null },
+        { id: departmentId, company_id: companyId, parent_id: rootDepartmentId, name: `Afdeling ${tag}`, owner_employment_id: null },
+        { id: subDepartmentId, company_id: companyId, parent_id: departmentId, name: `Underafdeling ${tag}`, owner_employment_id: null },
+      ])
+      .execute();
+    await trx
+      .insertInto('teams')
+      .values([
+        { id: teamId, company_id: companyId, department_id: departmentId, name: `Team ${tag}`, owner_employment_id: null },
+        { id: otherTeamId, company_id: companyId, department_id: subDepartmentId, name: `Andet team ${tag}`, owner_employment_id: null },
+      ])
+      .execute();
+    const rows: [Person, EmploymentRole, string | null, string | null][] = [
+      [f.admin, 'company_admin', null, rootDepartmentId],
+      [f.leader, 'leader', null, departmentId],
+      [f.employee, 'employee', teamId, null],
+      [f.colleague, 'employee', teamId, null],
+      [f.delegate, 'employee', otherTeamId, null],
+    ];
+    for (const [p, role, team, dept] of rows) {
+      await trx.insertInto('users').values({ id: p.userId, email: p.email, name: p.name, password_hash: hash, disabled_at: null }).execute();
+      await trx
+        .insertInto('employments')
+        .values({ id: p.employmentId, company_id: companyId, user_id: p.userId, role, title: role, language: 'da', team_id: team, department_id: dept, fired_at: null, fired_by: null })
+        .execute();
+    }
+    await trx.updateTable('departments').set({ owner_employment_id: f.leader.employmentId }).where('id', '=', departmentId).execute();
+    await trx
+      .insertInto('delegations')
+      .values({ id: randomUUID(), company_id: companyId, employment_id: f.delegate.employmentId, responsibility: 'manage_organisation_department' satisfies Responsibility, team_id: null, department_id: subDepartmentId })
+      .execute();
+  });
+  return f;
+}
+
+export async function createStaff(deps: AppDeps, role: StaffRole = 'support') {
+  const hash = await passwordHash(deps);
+  const id = randomUUID();
+  const email = `staff-${unique()}@samtale.test`;
+  await unsafeSystemTransaction(deps.database, (trx) =>
+    trx.insertInto('staff_accounts').values({ id, email, name: `Staff ${role}`, role, password_hash: hash, disabled_at: null }).execute(),
+  );
+  return { id, email };
+}
