@@ -29,6 +29,10 @@ declare module 'fastify' {
     lang: Lang;
     csrfToken: string;
   }
+  interface FastifyInstance {
+    /** Every route with its options, for the authorization matrix test. */
+    samtaleRoutes: { method: string; url: string; public: boolean; staff: boolean }[];
+  }
   interface FastifyContextConfig {
     public?: boolean;
     staff?: boolean;
@@ -88,6 +92,17 @@ export async function buildHttp(deps: AppDeps): Promise<FastifyInstance> {
     },
     genReqId: () => randomToken().slice(0, 12),
   }) as unknown as FastifyInstance;
+
+  const routes: FastifyInstance['samtaleRoutes'] = [];
+  app.decorate('samtaleRoutes', routes);
+  app.addHook('onRoute', (r) => {
+    const methods = Array.isArray(r.method) ? r.method : [r.method];
+    const cfg = (r.config ?? {}) as { public?: boolean; staff?: boolean };
+    for (const method of methods) {
+      if (method === 'HEAD') continue;
+      routes.push({ method, url: r.url, public: cfg.public === true, staff: cfg.staff === true });
+    }
+  });
 
   app.decorateRequest('actor', undefined);
   app.decorateRequest('lang', 'da');
