@@ -20,6 +20,8 @@ export type CompanyFixture = {
   rootDepartmentId: string;
   departmentId: string;
   subDepartmentId: string;
+  /** An empty department below subDepartmentId. */
+  leafDepartmentId: string;
   teamId: string;
   otherTeamId: string;
   admin: Person;
@@ -27,6 +29,9 @@ export type CompanyFixture = {
   employee: Person;
   colleague: Person;
   delegate: Person;
+  /** An employee in the other team, inside the delegate's subtree. */
+  member: Person;
+  delegationId: string;
 };
 
 let counter = 0;
@@ -45,6 +50,8 @@ export async function createCompany(deps: AppDeps, opts: { name?: string } = {})
   const rootDepartmentId = randomUUID();
   const departmentId = randomUUID();
   const subDepartmentId = randomUUID();
+  const leafDepartmentId = randomUUID();
+  const delegationId = randomUUID();
   const teamId = randomUUID();
   const otherTeamId = randomUUID();
   const person = (label: string): Person => ({ userId: randomUUID(), employmentId: randomUUID(), email: `${label}-${tag}@test.example`, name: `${label} ${tag}` });
@@ -54,6 +61,7 @@ export async function createCompany(deps: AppDeps, opts: { name?: string } = {})
     rootDepartmentId,
     departmentId,
     subDepartmentId,
+    leafDepartmentId,
     teamId,
     otherTeamId,
     admin: person('admin'),
@@ -61,6 +69,8 @@ export async function createCompany(deps: AppDeps, opts: { name?: string } = {})
     employee: person('employee'),
     colleague: person('colleague'),
     delegate: person('delegate'),
+    member: person('member'),
+    delegationId,
   };
   await unsafeSystemTransaction(deps.database, async (trx) => {
     await trx.insertInto('companies').values({ id: companyId, name }).execute();
@@ -70,6 +80,7 @@ export async function createCompany(deps: AppDeps, opts: { name?: string } = {})
         { id: rootDepartmentId, company_id: companyId, parent_id: null, name, owner_employment_id: null },
         { id: departmentId, company_id: companyId, parent_id: rootDepartmentId, name: `Afdeling ${tag}`, owner_employment_id: null },
         { id: subDepartmentId, company_id: companyId, parent_id: departmentId, name: `Underafdeling ${tag}`, owner_employment_id: null },
+        { id: leafDepartmentId, company_id: companyId, parent_id: subDepartmentId, name: `Tom afdeling ${tag}`, owner_employment_id: null },
       ])
       .execute();
     await trx
@@ -85,6 +96,7 @@ export async function createCompany(deps: AppDeps, opts: { name?: string } = {})
       [f.employee, 'employee', teamId, null],
       [f.colleague, 'employee', teamId, null],
       [f.delegate, 'employee', otherTeamId, null],
+      [f.member, 'employee', otherTeamId, null],
     ];
     for (const [p, role, team, dept] of rows) {
       await trx.insertInto('users').values({ id: p.userId, email: p.email, name: p.name, password_hash: hash, disabled_at: null }).execute();
@@ -96,7 +108,7 @@ export async function createCompany(deps: AppDeps, opts: { name?: string } = {})
     await trx.updateTable('departments').set({ owner_employment_id: f.leader.employmentId }).where('id', '=', departmentId).execute();
     await trx
       .insertInto('delegations')
-      .values({ id: randomUUID(), company_id: companyId, employment_id: f.delegate.employmentId, responsibility: 'manage_organisation_department' satisfies Responsibility, team_id: null, department_id: subDepartmentId })
+      .values({ id: delegationId, company_id: companyId, employment_id: f.delegate.employmentId, responsibility: 'manage_organisation_department' satisfies Responsibility, team_id: null, department_id: subDepartmentId })
       .execute();
   });
   return f;

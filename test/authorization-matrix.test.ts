@@ -1,0 +1,139 @@
+/**
+ * M8 authorization matrix: every route of the app against every kind of actor. A route without a
+ * row here fails the test, so no route can be added without deciding who may use it.
+ *
+ * allow: the actor gets an answer (2xx, a redirect, or a 409/422 about the input), never 401/403/404.
+ * deny:  anonymous is sent to the login (GET) or gets 401; everyone else gets 404 — the same
+ *        answer as for an id that does not exist, so nothing leaks. Ids in the URL belong to
+ *        company A; the admin of company B is denied all of them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './helpers/app.ts';
+import { createCompany, createStaff, type CompanyFixture } from './helpers/factories.ts';
+import { Agent, loggedIn } from './helpers/agent.ts';
+
+type ActorName = 'anonymous' | 'employee' | 'leader' | 'delegate' | 'admin' | 'otherAdmin' | 'staff';
+const ACTORS: ActorName[] = ['anonymous', 'employee', 'leader', 'otherAdmin', 'staff', 'delegate', 'admin'];
+const USERS: ActorName[] = ['employee', 'leader', 'delegate', 'admin', 'otherAdmin'];
+const ORG: ActorName[] = ['delegate', 'admin'];
+
+type Row = { allow: ActorName[] | 'public' };
+
+const MATRIX: Record<string, Row> = {
+  'GET /': { allow: 'public' },
+  'GET /login': { allow: 'public' },
+  'POST /login': { allow: 'public' },
+  'POST /logout': { allow: 'public' },
+  'POST /settings/language': { allow: 'public' },
+  'GET /healthz': { allow: 'public' },
+  'GET /readyz': { allow: 'public' },
+  'GET /assets/:file': { allow: 'public' },
+  'GET /dashboard': { allow: USERS },
+  'POST /switch-company': { allow: USERS },
+  'GET /staff/companies': { allow: ['staff'] },
+  'GET /org': { allow: ORG },
+  'POST /org/departments': { allow: ORG },
+  'GET /org/departments/:id': { allow: ORG },
+  'POST /org/departments/:id': { allow: ORG },
+  'POST /org/departments/:id/delete': { allow: ORG },
+  'POST /org/teams': { allow: ORG },
+  'GET /org/teams/:id': { allow: ORG },
+  'POST /org/teams/:id': { allow: ORG },
+  'POST /org/teams/:id/delete': { allow: ORG },
+  'GET /org/employees': { allow: ORG },
+  'GET /org/employees/new': { allow: ORG },
+  'POST /org/employees': { allow: ORG },
+  'GET /org/employees/:id': { allow: ORG },
+  'POST /org/employees/:id': { allow: ORG },
+  'POST /org/employees/:id/fire': { allow: ORG },
+  'POST /org/employees/:id/rehire': { allow: ORG },
+  'POST /org/delegations': { allow: ['admin'] },
+  'POST /org/delegations/:id/delete': { allow: ['admin'] },
+};
+
+function fillParams(url: string, f: CompanyFixture): string {
+  return url.replace(/:(\w+)/g, (_whole, _name: string) => {
+    if (url.startsWith('/assets/')) return 'app.css';
+    if (url.includes('/departments/')) return f.leafDepartmentId;
+    if (url.includes('/teams/')) return f.otherTeamId;
+    if (url.includes('/employees/')) return f.member.employmentId;
+    if (url.includes('/delegations/')) return f.delegationId;
+    throw new Error(`no id for ${url}`);
+  });
+}
+
+let t: TestApp;
+let other: CompanyFixture;
+let staffEmail: string;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  other = await createCompany(t.deps);
+  staffEmail = (await createStaff(t.deps)).email;
+});
+afterAll(async () => t?.close());
+
+describe('M8 authorization matrix', () => {
+  it('has a row for every route, and no row for a route that does not exist', () => {
+    const routes = t.app.samtaleRoutes.map((r) => `${r.method} ${r.url}`);
+    const missing = routes.filter((r) => !(r in MATRIX));
+    expect(missing).toEqual([]);
+    expect(Object.keys(MATRIX).filter((k) => !routes.includes(k))).toEqual([]);
+  });
+
+  it('public routes are public and no other route is', () => {
+    for (const r of t.app.samtaleRoutes) {
+      expect({ route: `${r.method} ${r.url}`, public: r.public }).toEqual({ route: `${r.method} ${r.url}`, public: MATRIX[`${r.method} ${r.url}`]?.allow === 'public' });
+    }
+  });
+
+  for (const [key, row] of Object.entries(MATRIX)) {
+    it(`${key}`, async () => {
+      const [method, url] = key.split(' ') as ['GET' | 'POST', string];
+      // A fresh company per route: allowed POSTs really change things.
+      const f = await createCompany(t.deps);
+      const path = fillParams(url, f);
+      for (const actor of ACTORS) {
+        const agent = await agentFor(actor, f);
+        const res = method === 'GET' ? await agent.get(path) : await agent.post(path, {});
+        const status = res.statusCode;
+        const label = `${actor} ${method} ${path} -> ${status}`;
+        expect(status, label).toBeLessThan(500);
+        if (row.allow === 'public') {
+          expect(status, label).not.toBe(404);
+          continue;
+        }
+        if (row.allow.includes(actor)) {
+          expect([401, 403, 404], label).not.toContain(status);
+        } else if (actor === 'anonymous') {
+          if (method === 'GET') {
+            expect(status, label).toBe(303);
+            expect(String(res.headers.location), label).toContain('/login');
+          } else {
+            expect(status, label).toBe(401);
+          }
+        } else {
+          expect(status, label).toBe(404);
+          for (const p of [f.member, f.employee, f.colleague]) expect(res.body, label).not.toContain(p.email);
+        }
+      }
+    });
+  }
+});
+
+async function agentFor(actor: ActorName, f: CompanyFixture): Promise<Agent> {
+  switch (actor) {
+    case 'anonymous': {
+      const a = new Agent(t.app);
+      await a.get('/login');
+      return a;
+    }
+    // Fresh sessions every time: an allowed POST /logout must not spoil the next row.
+    case 'otherAdmin':
+      return loggedIn(t.app, other.admin.email);
+    case 'staff':
+      return loggedIn(t.app, staffEmail);
+    default:
+      return loggedIn(t.app, f[actor].email);
+  }
+}
