@@ -1,0 +1,173 @@
+/**
+ * The foundation in a real browser: login form, dashboard per role, language switch through the
+ * auto-submitting select, logout, accessibility (axe: no serious or critical violations), the
+ * Content-Security-Policy blocking nothing of our own, and a phone-sized layout.
+ */
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { createCompany, type CompanyFixture } from '../test/helpers/factories.ts';
+import {
+  checkA11y,
+  cspViolations,
+  horizontalOverflow,
+  launchBrowser,
+  loginThroughForm,
+  logoutThroughForm,
+  newSession,
+  screenshot,
+  startApp,
+  type RunningApp,
+  type Session,
+} from './helpers.ts';
+
+let running: RunningApp;
+let browser: Browser;
+let company: CompanyFixture;
+const sessions: Session[] = [];
+
+beforeAll(async () => {
+  running = await startApp();
+  browser = await launchBrowser();
+  company = await createCompany(running.deps);
+});
+
+afterAll(async () => {
+  for (const s of sessions) await s.context.close().catch(() => undefined);
+  await browser?.close();
+  await running?.close();
+});
+
+async function session(opts: Parameters<typeof newSession>[2] = {}): Promise<Session> {
+  const s = await newSession(browser, running.baseUrl, opts);
+  sessions.push(s);
+  return s;
+}
+
+/** Nothing refused by the CSP and no uncaught script error in this session. */
+function expectCleanConsole(s: Session) {
+  expect(cspViolations(s), 'Content-Security-Policy violations').toEqual([]);
+  expect(s.pageErrors, 'uncaught page errors').toEqual([]);
+}
+
+describe('foundation in Chromium', () => {
+  test('company admin: login form, dashboard, language switch to English, logout (axe on each page)', async () => {
+    const s = await session();
+    const { page } = s;
+
+    const loginResponse = await page.goto('/login');
+    expect(loginResponse?.status()).toBe(200);
+    // The CSP is really there, so "blocked nothing" below means something.
+    expect(loginResponse?.headers()['content-security-policy']).toContain("script-src 'self'");
+    await expect.poll(() => page.locator('h1').textContent()).toBe('Log ind');
+    await checkA11y(page, 'login page (da)');
+
+    await loginThroughForm(page, company.admin.email);
+    expect(new URL(page.url()).pathname).toBe('/dashboard');
+    await expect.poll(() => page.locator('h1').textContent()).toBe(`Velkommen, ${company.admin.name}`);
+    expect(await page.locator('html').getAttribute('lang')).toBe('da');
+    // Our own scripts and styles loaded under the CSP.
+    expect(await page.evaluate(() => typeof (window as unknown as { htmx?: unknown }).htmx)).toBe('object');
+    expect(await page.evaluate(() => [...document.styleSheets].some((sheet) => sheet.href?.endsWith('/assets/app.css') && sheet.cssRules.length > 0))).toBe(true);
+    await checkA11y(page, 'admin dashboard (da)');
+
+    // Choosing English in the select submits the form by itself (public/app.js).
+    await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === '/settings/language' && r.request().method() === 'POST'),
+      page.locator('#language-select').selectOption('en'),
+    ]);
+    await page.waitForLoadState('load');
+    await expect.poll(() => page.locator('h1').textContent()).toBe(`Welcome, ${company.admin.name}`);
+    expect(await page.locator('html').getAttribute('lang')).toBe('en');
+    expect(await page.locator('form[action="/logout"] button').textContent()).toBe('Log out');
+    await checkA11y(page, 'admin dashboard (en)');
+
+    await logoutThroughForm(page);
+    expect(new URL(page.url()).searchParams.get('loggedOut')).toBe('1');
+    await expect.poll(() => page.locator('[role="status"]').textContent()).toBe('You are logged out.');
+    // Logged out means logged out: the dashboard sends us back to the login page.
+    await page.goto('/dashboard');
+    expect(new URL(page.url()).pathname).toBe('/login');
+
+    expectCleanConsole(s);
+  });
+
+  test('the language submit button works without the auto-submit script', async () => {
+    const s = await session({ javaScriptEnabled: false });
+    const { page } = s;
+    await page.goto('/login');
+    await page.locator('#language-select').selectOption('sv');
+    await Promise.all([page.waitForURL(() => true), page.locator('form.language-form button[type="submit"]').click()]);
+    await page.waitForLoadState('load');
+    expect(await page.locator('html').getAttribute('lang')).toBe('sv');
+    expect(await page.locator('h1').textContent()).toBe('Logga in');
+    expectCleanConsole(s);
+  });
+
+  test('employee: logs in and sees an accessible dashboard', async () => {
+    const s = await session();
+    await loginThroughForm(s.page, company.employee.email);
+    expect(new URL(s.page.url()).pathname).toBe('/dashboard');
+    await expect.poll(() => s.page.locator('h1').textContent()).toBe(`Velkommen, ${company.employee.name}`);
+    // An employee gets no organisation menu.
+    expect(await s.page.locator('nav a[href="/org"]').count()).toBe(0);
+    await checkA11y(s.page, 'employee dashboard');
+    await logoutThroughForm(s.page);
+    expectCleanConsole(s);
+  });
+
+  test('leader: logs in and sees an accessible dashboard', async () => {
+    const s = await session();
+    await loginThroughForm(s.page, company.leader.email);
+    expect(new URL(s.page.url()).pathname).toBe('/dashboard');
+    await expect.poll(() => s.page.locator('h1').textContent()).toBe(`Velkommen, ${company.leader.name}`);
+    await checkA11y(s.page, 'leader dashboard');
+    await logoutThroughForm(s.page);
+    expectCleanConsole(s);
+  });
+
+  test('phone-sized viewport (390x844): no horizontal scrolling on login and dashboard', async () => {
+    const s = await session({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    const { page } = s;
+    await page.goto('/login');
+    const login = await horizontalOverflow(page);
+    expect(login.innerWidth).toBe(390);
+    expect(login.scrollWidth, 'login page scrolls sideways').toBeLessThanOrEqual(login.innerWidth);
+    const loginShot = await screenshot(page, 'phone-login');
+
+    await loginThroughForm(page, company.admin.email);
+    const dash = await horizontalOverflow(page);
+    expect(dash.scrollWidth, 'dashboard scrolls sideways').toBeLessThanOrEqual(dash.innerWidth);
+    const dashShot = await screenshot(page, 'phone-dashboard');
+    for (const file of [loginShot, dashShot]) {
+      const png = fs.readFileSync(file);
+      expect(png.subarray(1, 4).toString()).toBe('PNG');
+      expect(png.length).toBeGreaterThan(5_000);
+    }
+    await checkA11y(page, 'admin dashboard on a phone');
+    expectCleanConsole(s);
+  });
+
+  // The organisation pages are being built separately. Until GET /org is a registered route this
+  // test is skipped (and says so); once it exists, it must pass.
+  test('organisation pages (/org, /org/employees) as company admin are accessible', async (ctx) => {
+    const routes = running.app.samtaleRoutes.filter((r) => r.method === 'GET').map((r) => r.url);
+    if (!routes.includes('/org')) {
+      ctx.skip('GET /org is not registered yet (org pages not built)');
+      return;
+    }
+    const s = await session();
+    const { page } = s;
+    await loginThroughForm(page, company.admin.email);
+    for (const url of ['/org', '/org/employees']) {
+      if (!routes.includes(url)) throw new Error(`GET ${url} is not registered although /org is`);
+      const res = await page.goto(url);
+      expect(res?.status(), `GET ${url}`).toBe(200);
+      expect(new URL(page.url()).pathname).toBe(url);
+      await checkA11y(page, `${url} as company admin`);
+      const box = await horizontalOverflow(page);
+      expect(box.scrollWidth, `${url} scrolls sideways at desktop width`).toBeLessThanOrEqual(box.innerWidth);
+    }
+    expectCleanConsole(s);
+  });
+});
