@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { randomToken } from '../../platform/auth/tokens.ts';
 import { z } from 'zod';
 import type { AppDeps } from '../../platform/deps.ts';
 import { cookieNames, viewContext } from '../../platform/http/server.ts';
@@ -21,6 +22,13 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps) {
   const names = cookieNames(secure);
   const setSessionCookie = (reply: FastifyReply, token: string) =>
     reply.setCookie(names.session, token, { path: '/', httpOnly: true, sameSite: 'lax', secure });
+  // M7: a long-lived random device id, so failed logins elsewhere never block this browser.
+  const deviceId = (req: FastifyRequest, reply: FastifyReply): string | undefined => {
+    const current = req.cookies[names.device];
+    if (current && /^[A-Za-z0-9_-]{43}$/.test(current)) return current;
+    reply.setCookie(names.device, randomToken(), { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: 400 * 86400 });
+    return undefined;
+  };
 
   app.get('/', { config: { public: true } }, async (req, reply) => {
     if (!req.actor) return reply.redirect('/login', 303);
@@ -29,6 +37,7 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps) {
 
   app.get('/login', { config: { public: true } }, async (req, reply) => {
     if (req.actor) return reply.redirect('/', 303);
+    deviceId(req, reply);
     const q = req.query as Record<string, unknown>;
     const notice = q.loggedOut === '1' ? translator(req.lang, authMessages)('loggedOut') : undefined;
     reply.header('cache-control', 'no-store');
@@ -44,7 +53,13 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps) {
     if (!parsed.success) {
       return sendPage(reply, <LoginPage vc={viewContext(req)} email={form.email?.slice(0, 254)} failed />, 422);
     }
-    const result = await login(deps, { email: parsed.data.email, password: parsed.data.password, ip: req.ip, userAgent: req.headers['user-agent'] });
+    const result = await login(deps, {
+      email: parsed.data.email,
+      password: parsed.data.password,
+      ip: req.ip,
+      userAgent: req.headers['user-agent'],
+      deviceId: deviceId(req, reply),
+    });
     if (!result.ok) {
       return sendPage(reply, <LoginPage vc={viewContext(req)} email={parsed.data.email} failed next={safeNext(parsed.data.next, '')} />, 401);
     }

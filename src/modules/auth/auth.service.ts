@@ -10,13 +10,18 @@ import { createSession, destroySession } from '../../platform/auth/sessions.ts';
 import type { Actor } from '../../platform/auth/actor.ts';
 import { audit } from '../../platform/audit/audit.ts';
 import { NotFoundError } from '../../platform/errors.ts';
+import { checkThrottle, recordFailure, recordSuccess, sourceFor, subjectFor } from '../../platform/auth/throttle.ts';
 
-export type LoginInput = { email: string; password: string; ip: string; userAgent: string | undefined };
+export type LoginInput = { email: string; password: string; ip: string; userAgent: string | undefined; deviceId?: string | undefined };
 export type LoginResult = { ok: true; token: string; kind: 'user' | 'staff' } | { ok: false };
 
 export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResult> {
   const email = input.email.trim().toLowerCase();
+  const subject = subjectFor(email);
+  const source = sourceFor(input.deviceId, input.ip);
+  const startedAt = deps.clock.now();
   const found = await withTenant(deps.database, { lookupEmail: email }, async (trx) => {
+    const throttle = await checkThrottle(trx, subject, source, startedAt);
     const user = await trx
       .selectFrom('users')
       .select(['id', 'password_hash', 'disabled_at'])
@@ -29,13 +34,21 @@ export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResu
           .select(['id', 'password_hash', 'disabled_at'])
           .where((eb) => eb(eb.fn('lower', ['email']), '=', email))
           .executeTakeFirst();
-    return { user, staff };
+    return { user, staff, throttle };
   });
-  const subject = found.user ?? found.staff;
-  const passwordOk = await deps.hasher.verify(subject?.password_hash, input.password);
+  const account = found.user ?? found.staff;
+  if (found.throttle.blocked) {
+    // Same work and the same answer as a wrong password: the block reveals nothing.
+    await deps.hasher.verify(undefined, input.password);
+    await withTenant(deps.database, { lookupEmail: email }, (trx) =>
+      audit(trx, { companyId: null, actorUserId: found.user?.id ?? null, actorStaffId: found.staff?.id ?? null, ip: input.ip }, { type: 'auth.login.blocked' }),
+    );
+    return { ok: false };
+  }
+  const passwordOk = await deps.hasher.verify(account?.password_hash, input.password);
   const now = deps.clock.now();
   const meta = { ip: input.ip, userAgent: input.userAgent, now, policy: deps.config.session };
-  const newHash = passwordOk && subject?.password_hash && deps.hasher.needsRehash(subject.password_hash)
+  const newHash = passwordOk && account?.password_hash && deps.hasher.needsRehash(account.password_hash)
     ? await deps.hasher.hash(input.password)
     : undefined;
 
@@ -50,7 +63,8 @@ export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResu
         .orderBy('created_at')
         .executeTakeFirst();
       if (!employment) return undefined;
-      await enterContext(trx, { userId, companyId: employment.company_id });
+      await enterContext(trx, { userId, companyId: employment.company_id, lookupEmail: email });
+      await recordSuccess(trx, subject, source, now);
       if (newHash) await trx.updateTable('users').set({ password_hash: newHash }).where('id', '=', userId).execute();
       const session = await createSession(trx, { userId, companyId: employment.company_id }, meta);
       await audit(trx, { companyId: employment.company_id, actorUserId: userId, ip: input.ip }, { type: 'auth.login.succeeded', objectType: 'session', objectId: session.id });
@@ -59,7 +73,8 @@ export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResu
     if (result) return { ok: true, token: result.token, kind: 'user' };
   } else if (found.staff && passwordOk && !found.staff.disabled_at) {
     const staffId = found.staff.id;
-    const session = await withTenant(deps.database, { staffId }, async (trx) => {
+    const session = await withTenant(deps.database, { staffId, lookupEmail: email }, async (trx) => {
+      await recordSuccess(trx, subject, source, now);
       if (newHash) await trx.updateTable('staff_accounts').set({ password_hash: newHash }).where('id', '=', staffId).execute();
       const s = await createSession(trx, { staffId }, meta);
       await audit(trx, { companyId: null, actorStaffId: staffId, ip: input.ip }, { type: 'auth.login.succeeded', objectType: 'session', objectId: s.id });
@@ -68,9 +83,12 @@ export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResu
     return { ok: true, token: session.token, kind: 'staff' };
   }
 
-  await withTenant(deps.database, {}, (trx) =>
-    audit(trx, { companyId: null, ip: input.ip }, { type: 'auth.login.failed', data: { known: Boolean(subject) } }),
-  );
+  await withTenant(deps.database, { lookupEmail: email }, async (trx) => {
+    const who = { companyId: null, actorUserId: found.user?.id ?? null, actorStaffId: found.staff?.id ?? null, ip: input.ip };
+    await audit(trx, who, { type: 'auth.login.failed', data: { known: Boolean(account) } });
+    const started = await recordFailure(trx, subject, source, found.throttle.knownSource, now);
+    for (const scope of started) await audit(trx, who, { type: 'auth.lockout', data: { scope } });
+  });
   return { ok: false };
 }
 

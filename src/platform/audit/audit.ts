@@ -9,6 +9,8 @@ import type { Actor } from '../auth/actor.ts';
 export type AuditEventType =
   | 'auth.login.succeeded'
   | 'auth.login.failed'
+  | 'auth.login.blocked'
+  | 'auth.lockout'
   | 'auth.logout'
   | 'auth.company_switched'
   | 'settings.language_changed'

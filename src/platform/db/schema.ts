@@ -122,7 +122,18 @@ export interface AuditEventsTable {
   created_at: Timestamp;
 }
 
+export interface LoginThrottleTable {
+  subject: string;
+  source: string;
+  failures: ColumnType<number, number | undefined>;
+  level: ColumnType<number, number | undefined>;
+  blocked_until: Date | null;
+  succeeded_at: Date | null;
+  updated_at: Timestamp;
+}
+
 export interface DB {
+  login_throttle: LoginThrottleTable;
   companies: CompaniesTable;
   users: UsersTable;
   departments: DepartmentsTable;

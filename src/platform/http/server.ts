@@ -59,8 +59,8 @@ export const CSP = [
 export function cookieNames(secure: boolean) {
   // __Host- cookies must be Secure, path=/ and host-only: they cannot be planted by a subdomain.
   return secure
-    ? { session: '__Host-samtale_session', csrf: '__Host-samtale_csrf', lang: '__Host-samtale_lang' }
-    : { session: 'samtale_session', csrf: 'samtale_csrf', lang: 'samtale_lang' };
+    ? { session: '__Host-samtale_session', csrf: '__Host-samtale_csrf', lang: '__Host-samtale_lang', device: '__Host-samtale_device' }
+    : { session: 'samtale_session', csrf: 'samtale_csrf', lang: 'samtale_lang', device: 'samtale_device' };
 }
 
 export function viewContext(req: FastifyRequest): ViewContext {
