@@ -179,6 +179,7 @@ create index audit_company_time on audit_events (company_id, created_at desc);
 alter table companies enable row level security;
 alter table companies force row level security;
 create policy companies_tenant on companies
+  -- Staff see the company list (name, id, status); nothing inside a company (M13).
   using (id = app_company_id() or app_staff_id() is not null
     or exists (select 1 from employments e where e.company_id = companies.id and e.user_id = app_user_id()));
 
@@ -227,7 +228,10 @@ create policy sessions_own on sessions
     or (user_id is not null and user_id = app_user_id())
     or (staff_id is not null and staff_id = app_staff_id()));
 
--- A company admin ends the sessions of someone they fire or disable.
+-- Ending someone's sessions in this company when they are fired: a DELETE must also see the rows,
+-- so both policies are needed. The token hash is useless without the cookie's token.
+create policy sessions_company_see on sessions for select
+  using (company_id = app_company_id());
 create policy sessions_company_end on sessions for delete
   using (company_id = app_company_id());
 
@@ -238,8 +242,11 @@ create policy audit_read on audit_events for select
 create policy audit_insert on audit_events for insert
   with check (company_id is null or company_id = app_company_id());
 
-grant select, insert, update, delete on companies, users, departments, teams, employments,
+grant select, insert, update, delete on companies, departments, teams, employments,
   delegations, sessions to samtale_app;
+-- A login identity may be shared by several companies: the app role never deletes one (a cascade
+-- would reach other companies' rows); purges of identities are system jobs.
+grant select, insert, update on users to samtale_app;
 grant select, update on staff_accounts to samtale_app;
 grant select, insert on audit_events to samtale_app;
 grant select, insert, update, delete on all tables in schema public to samtale_system;

@@ -75,6 +75,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'Invalid configuration:\n  production needs TLS_CERT_FILE/TLS_KEY_FILE, or TRUST_PROXY=true behind a TLS proxy',
     );
   }
+  if (c.NODE_ENV === 'production' && !tls && !c.PUBLIC_URL?.startsWith('https://')) {
+    // Behind a TLS proxy the app must know its public https origin, or cookies would lose Secure.
+    throw new ConfigError('Invalid configuration:\n  production behind a proxy needs PUBLIC_URL=https://...');
+  }
   if (c.NODE_ENV === 'production' && c.DEMO_SEED) {
     throw new ConfigError('Invalid configuration:\n  DEMO_SEED is not allowed in production');
   }

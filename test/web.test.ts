@@ -63,8 +63,10 @@ describe('security headers', () => {
 
   it('M9 production refuses to start on plain HTTP', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
-    expect(() => loadConfig({ NODE_ENV: 'production', TRUST_PROXY: 'true' })).not.toThrow();
-    expect(() => loadConfig({ NODE_ENV: 'production', TRUST_PROXY: 'true', DEMO_SEED: 'true' })).toThrow(ConfigError);
+    expect(() => loadConfig({ NODE_ENV: 'production', TRUST_PROXY: 'true' })).toThrow(/PUBLIC_URL/);
+    expect(() => loadConfig({ NODE_ENV: 'production', TRUST_PROXY: 'true', PUBLIC_URL: 'http://x.example' })).toThrow(/PUBLIC_URL/);
+    expect(() => loadConfig({ NODE_ENV: 'production', TRUST_PROXY: 'true', PUBLIC_URL: 'https://x.example' })).not.toThrow();
+    expect(() => loadConfig({ NODE_ENV: 'production', TRUST_PROXY: 'true', PUBLIC_URL: 'https://x.example', DEMO_SEED: 'true' })).toThrow(ConfigError);
   });
 });
 

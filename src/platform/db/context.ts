@@ -33,7 +33,7 @@ export async function withTenant<T>(database: Database, ctx: DbContext, fn: (trx
 }
 
 /**
- * Cross-tenant access for jobs, the CLI and the operator's company list. Bypasses row-level
+ * Cross-tenant access for jobs and the CLI (company and staff creation, the demo seed). Bypasses row-level
  * security: every caller is listed in docs/security.md.
  */
 export async function unsafeSystemTransaction<T>(database: Database, fn: (trx: Tx) => Promise<T>): Promise<T> {
