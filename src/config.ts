@@ -3,6 +3,7 @@
  * Bad values stop the process at boot with a message naming the variable.
  */
 import path from 'node:path';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const bool = z
@@ -34,9 +35,24 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DEMO_SEED: bool.optional(),
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(10 * 1024 * 1024).default(256 * 1024),
+  // M10: platform staff may log in and use staff pages only from these networks.
+  STAFF_ALLOWED_CIDRS: z
+    .string()
+    .default('127.0.0.1/32,::1/128')
+    .transform((v) => v.split(',').map((x) => x.trim()).filter(Boolean))
+    .refine((list) => list.every((c) => parseCidr(c) !== undefined), 'must be a comma-separated list of CIDRs, e.g. 10.0.0.0/8,::1/128'),
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(19456).default(19456),
   ARGON2_ITERATIONS: z.coerce.number().int().min(2).default(2),
 });
+
+export function parseCidr(cidr: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
+  const [address, bits] = cidr.split('/');
+  if (!address || bits === undefined || !/^\d{1,3}$/.test(bits)) return undefined;
+  const prefix = Number(bits);
+  const family = isIP(address) === 4 ? 'ipv4' : isIP(address) === 6 ? 'ipv6' : undefined;
+  if (!family || prefix > (family === 'ipv4' ? 32 : 128)) return undefined;
+  return { address, prefix, family };
+}
 
 export type Config = {
   env: 'development' | 'production' | 'test';
@@ -54,6 +70,7 @@ export type Config = {
   demoSeed: boolean;
   bodyLimit: number;
   argon2: { memoryCost: number; timeCost: number };
+  staffAllowedCidrs: string[];
 };
 
 export class ConfigError extends Error {}
@@ -98,5 +115,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     demoSeed: c.DEMO_SEED ?? c.NODE_ENV !== 'production',
     bodyLimit: c.BODY_LIMIT_BYTES,
     argon2: { memoryCost: c.ARGON2_MEMORY_KIB, timeCost: c.ARGON2_ITERATIONS },
+    staffAllowedCidrs: c.STAFF_ALLOWED_CIDRS,
   };
 }

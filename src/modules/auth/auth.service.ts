@@ -10,6 +10,7 @@ import { createSession, destroySession } from '../../platform/auth/sessions.ts';
 import type { Actor } from '../../platform/auth/actor.ts';
 import { audit } from '../../platform/audit/audit.ts';
 import { NotFoundError } from '../../platform/errors.ts';
+import { staffNetwork } from '../../platform/http/staff-network.ts';
 import { checkThrottle, recordFailure, recordSuccess, sourceFor, subjectFor } from '../../platform/auth/throttle.ts';
 
 export type LoginInput = { email: string; password: string; ip: string; userAgent: string | undefined; deviceId?: string | undefined };
@@ -71,7 +72,7 @@ export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResu
       return session;
     });
     if (result) return { ok: true, token: result.token, kind: 'user' };
-  } else if (found.staff && passwordOk && !found.staff.disabled_at) {
+  } else if (found.staff && passwordOk && !found.staff.disabled_at && staffNetwork(deps.config.staffAllowedCidrs)(input.ip)) {
     const staffId = found.staff.id;
     const session = await withTenant(deps.database, { staffId, lookupEmail: email }, async (trx) => {
       await recordSuccess(trx, subject, source, now);

@@ -21,6 +21,7 @@ import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError, C
 import { isLang, langFromAcceptLanguage, translator, type Lang } from '../i18n/i18n.ts';
 import { common } from '../html/common.i18n.ts';
 import { Layout, type ViewContext } from '../html/layout.tsx';
+import { staffNetwork } from './staff-network.ts';
 import { sendPage } from '../html/render.ts';
 
 declare module 'fastify' {
@@ -71,6 +72,7 @@ export async function buildHttp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;
   const secure = Boolean(config.tls) || config.publicUrl?.startsWith('https:') === true;
   const names = cookieNames(secure);
+  const staffAllowed = staffNetwork(config.staffAllowedCidrs);
   const https = config.tls
     ? { key: fs.readFileSync(config.tls.keyFile), cert: fs.readFileSync(config.tls.certFile) }
     : undefined;
@@ -135,7 +137,9 @@ export async function buildHttp(deps: AppDeps): Promise<FastifyInstance> {
     if (secure) reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
 
     const token = req.cookies[names.session];
-    const loaded = token ? await loadSession(deps.database, token, deps.clock.now(), config.session) : undefined;
+    let loaded = token ? await loadSession(deps.database, token, deps.clock.now(), config.session) : undefined;
+    // M10: a staff session used from outside the staff networks counts as no session.
+    if (loaded?.actor.kind === 'staff' && !staffAllowed(req.ip)) loaded = undefined;
     req.actor = loaded?.actor;
     const cookieLang = req.cookies[names.lang];
     req.lang = loaded?.actor.lang ?? (isLang(cookieLang) ? cookieLang : langFromAcceptLanguage(req.headers['accept-language']));
