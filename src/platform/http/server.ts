@@ -91,7 +91,7 @@ export async function buildHttp(deps: AppDeps): Promise<FastifyInstance> {
         // Paths only: query strings may one day carry tokens, and logs never hold secrets (M6).
         req: (req: FastifyRequest) => ({ method: req.method, url: req.url.split('?')[0], ip: req.ip }),
         // PostgreSQL puts offending values (an e-mail, a name) in `detail`: never log them.
-        err: (err: Error & { code?: string }) => ({ type: err.name, message: err.message, code: err.code, stack: err.stack }),
+        err: (err: Error & { code?: string }) => ({ type: err.name, message: err.message, code: err.code, stack: err.stack ?? '' }),
       },
     },
     genReqId: () => randomToken().slice(0, 12),
