@@ -148,8 +148,40 @@ describe('foundation in Chromium', () => {
     expectCleanConsole(s);
   });
 
-  // The organisation pages are being built separately. Until GET /org is a registered route this
-  // test is skipped (and says so); once it exists, it must pass.
+  test('the checks above can fail: axe, CSP and overflow detection catch planted faults', async () => {
+    const s = await session({ viewport: { width: 390, height: 844 } });
+    const { page } = s;
+    await page.goto('/login');
+    // An unlabeled input and an image without alt text: critical violations for axe.
+    await page.evaluate(() => {
+      const img = document.createElement('img');
+      img.src = 'data:image/gif;base64,R0lGODlhAQABAAAAACw=';
+      const input = document.createElement('input');
+      input.type = 'text';
+      document.querySelector('main')?.append(img, input);
+    });
+    await expect(checkA11y(page, 'planted faults')).rejects.toThrow(/critical|serious/);
+    // An inline script is refused by our CSP and shows up as a violation.
+    await page.evaluate(() => {
+      const script = document.createElement('script');
+      script.textContent = 'window.__inline = 1';
+      document.body.append(script);
+    });
+    await expect.poll(() => cspViolations(s).length).toBeGreaterThan(0);
+    expect(await page.evaluate(() => (window as unknown as { __inline?: number }).__inline)).toBeUndefined();
+    // Something wider than the phone makes the page scroll sideways.
+    await page.evaluate(() => {
+      const wide = document.createElement('div');
+      wide.style.width = '1000px';
+      wide.style.height = '1px';
+      document.body.append(wide);
+    });
+    const box = await horizontalOverflow(page);
+    expect(box.scrollWidth).toBeGreaterThan(box.innerWidth);
+  });
+
+  // The organisation pages were built alongside these tests: should GET /org ever be unregistered
+  // this test says so and skips; while it exists, it must pass.
   test('organisation pages (/org, /org/employees) as company admin are accessible', async (ctx) => {
     const routes = running.app.samtaleRoutes.filter((r) => r.method === 'GET').map((r) => r.url);
     if (!routes.includes('/org')) {
@@ -167,7 +199,19 @@ describe('foundation in Chromium', () => {
       await checkA11y(page, `${url} as company admin`);
       const box = await horizontalOverflow(page);
       expect(box.scrollWidth, `${url} scrolls sideways at desktop width`).toBeLessThanOrEqual(box.innerWidth);
+      expect((await page.locator('h1').textContent())?.trim(), `${url} has a heading`).toBeTruthy();
     }
     expectCleanConsole(s);
+
+    // The same pages on a phone: wide tables may scroll inside their own box, never the page.
+    const phone = await session({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    await loginThroughForm(phone.page, company.admin.email);
+    for (const url of ['/org', '/org/employees']) {
+      await phone.page.goto(url);
+      const box = await horizontalOverflow(phone.page);
+      expect(box.scrollWidth, `${url} scrolls sideways on a phone`).toBeLessThanOrEqual(box.innerWidth);
+      await screenshot(phone.page, `phone${url.replaceAll('/', '-')}`);
+    }
+    expectCleanConsole(phone);
   });
 });

@@ -9,7 +9,8 @@
  * Outside CI a missing PostgreSQL or Chromium is a skip, said plainly. With CI=true it is a
  * failure: CI must run everything. Exit status is non-zero when any part fails.
  *
- * Extra arguments are passed to every vitest run (e.g. `npm test -- --bail=1`).
+ * Extra arguments go to the two unit + integration runs (e.g. `npm test -- test/foundation.test.ts`);
+ * the browser run always runs whole (`npm run test:e2e -- <filter>` runs it alone).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -47,13 +48,13 @@ function banner(text) {
 }
 
 /** Runs vitest once with the default reporter for humans and a JSON report for the counts. */
-function runVitest(name, args, env) {
+function runVitest(name, args, env, forward = []) {
   banner(name);
   const report = path.join(tmp, `${results.length}.json`);
   const started = Date.now();
   const child = spawnSync(
     NODE,
-    [VITEST, 'run', ...args, '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extraArgs],
+    [VITEST, 'run', ...args, '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...forward],
     { cwd: root, env, stdio: 'inherit' },
   );
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
@@ -108,11 +109,11 @@ delete baseEnv.TEST_DATABASE_URL;
 const databaseUrl = process.env.TEST_DATABASE_URL?.trim();
 
 // 1. PGlite
-runVitest('unit + integration tests on PGlite', [], baseEnv);
+runVitest('unit + integration tests on PGlite', [], baseEnv, extraArgs);
 
 // 2. PostgreSQL
 if (databaseUrl) {
-  runVitest(`unit + integration tests on PostgreSQL (${redact(databaseUrl)})`, [], { ...baseEnv, TEST_DATABASE_URL: databaseUrl });
+  runVitest(`unit + integration tests on PostgreSQL (${redact(databaseUrl)})`, [], { ...baseEnv, TEST_DATABASE_URL: databaseUrl }, extraArgs);
 } else {
   skip('unit + integration tests on PostgreSQL', 'TEST_DATABASE_URL is not set (start a server with `scripts/pg-cluster.sh` and export TEST_DATABASE_URL=<the URL it prints>)');
 }
@@ -131,7 +132,7 @@ fs.rmSync(tmp, { recursive: true, force: true });
 banner('summary');
 for (const r of results) {
   const status = r.wasSkipped ? 'SKIPPED' : r.ok ? 'ok     ' : 'FAILED ';
-  const counts = r.wasSkipped ? r.note : `${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''} (${r.seconds} s)${r.note ? ` - ${r.note}` : ''}`;
+  const counts = r.wasSkipped ? r.note.replace(/^skipped: /, '') : `${r.passed} passed, ${r.failed} failed${r.skipped ? `, ${r.skipped} skipped` : ''} (${r.seconds} s)${r.note ? ` - ${r.note}` : ''}`;
   log(`${status} ${r.name}: ${counts}`);
 }
 for (const p of problems) log(`problem: ${p}`);

@@ -10,6 +10,7 @@ import { registerAuth } from './modules/auth/auth.routes.tsx';
 import { registerDashboard } from './modules/dashboard/dashboard.routes.tsx';
 import { registerOrg } from './modules/org/org.routes.tsx';
 import { registerStaff } from './modules/staff/staff.routes.tsx';
+import { registerAccount } from './modules/account/account.routes.tsx';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = await buildHttp(deps);
@@ -18,5 +19,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerDashboard(app, deps);
   registerOrg(app, deps);
   registerStaff(app, deps);
+  registerAccount(app, deps);
   return app;
 }

@@ -5,12 +5,14 @@
  * allow: the actor gets an answer (2xx, a redirect, or a 409/422 about the input), never 401/403/404.
  * deny:  anonymous is sent to the login (GET) or gets 401; everyone else gets 404 — the same
  *        answer as for an id that does not exist, so nothing leaks. Ids in the URL belong to
- *        company A; the admin of company B is denied all of them.
+ *        company A; the admin of company B is denied all of them (on routes without ids, B's
+ *        admin acts in B and must see nothing of A).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { createCompany, createStaff, type CompanyFixture } from './helpers/factories.ts';
 import { Agent, loggedIn } from './helpers/agent.ts';
+import { unsafeSystemTransaction } from '../src/platform/db/context.ts';
 
 type ActorName = 'anonymous' | 'employee' | 'leader' | 'delegate' | 'admin' | 'otherAdmin' | 'staff';
 const ACTORS: ActorName[] = ['anonymous', 'employee', 'leader', 'otherAdmin', 'staff', 'delegate', 'admin'];
@@ -31,6 +33,9 @@ const MATRIX: Record<string, Row> = {
   'GET /dashboard': { allow: USERS },
   'POST /switch-company': { allow: USERS },
   'GET /staff/companies': { allow: ['staff'] },
+  'GET /account/sessions': { allow: [...USERS, 'staff'] },
+  'POST /account/sessions/:id/delete': { allow: [] },
+  'POST /account/sessions/delete-others': { allow: [...USERS, 'staff'] },
   'GET /org': { allow: ORG },
   'POST /org/departments': { allow: ORG },
   'GET /org/departments/:id': { allow: ORG },
@@ -51,9 +56,11 @@ const MATRIX: Record<string, Row> = {
   'POST /org/delegations/:id/delete': { allow: ['admin'] },
 };
 
-function fillParams(url: string, f: CompanyFixture): string {
+function fillParams(url: string, f: CompanyFixture & { otherSessionId?: string }): string {
   return url.replace(/:(\w+)/g, (_whole, _name: string) => {
     if (url.startsWith('/assets/')) return 'app.css';
+    // Someone else's session: nobody may end it, so everyone gets 404.
+    if (url.startsWith('/account/sessions/')) return f.otherSessionId ?? 'missing';
     if (url.includes('/departments/')) return f.leafDepartmentId;
     if (url.includes('/teams/')) return f.otherTeamId;
     if (url.includes('/employees/')) return f.member.employmentId;
@@ -90,10 +97,13 @@ describe('M8 authorization matrix', () => {
   for (const [key, row] of Object.entries(MATRIX)) {
     it(`${key}`, async () => {
       const [method, url] = key.split(' ') as ['GET' | 'POST', string];
-      // A fresh company per route: allowed POSTs really change things.
-      const f = await createCompany(t.deps);
-      const path = fillParams(url, f);
+      const hasId = url.includes('/:');
+      let f = await fixtureFor(url);
       for (const actor of ACTORS) {
+        // Allowed POSTs really change things: each allowed actor gets a fresh company of its own.
+        const allowed = row.allow === 'public' || row.allow.includes(actor) || (actor === 'otherAdmin' && !hasId && row.allow.includes('admin'));
+        if (method === 'POST' && allowed) f = await fixtureFor(url);
+        const path = fillParams(url, f);
         const agent = await agentFor(actor, f);
         const res = method === 'GET' ? await agent.get(path) : await agent.post(path, {});
         const status = res.statusCode;
@@ -103,8 +113,10 @@ describe('M8 authorization matrix', () => {
           expect(status, label).not.toBe(404);
           continue;
         }
-        if (row.allow.includes(actor)) {
+        if (allowed) {
+          // The admin of another company acting on a route without ids acts in their own company.
           expect([401, 403, 404], label).not.toContain(status);
+          if (actor === 'otherAdmin') for (const p of [f.member, f.employee, f.colleague]) expect(res.body, label).not.toContain(p.email);
         } else if (actor === 'anonymous') {
           if (method === 'GET') {
             expect(status, label).toBe(303);
@@ -120,6 +132,16 @@ describe('M8 authorization matrix', () => {
     });
   }
 });
+
+async function fixtureFor(url: string): Promise<CompanyFixture & { otherSessionId?: string }> {
+  const f: CompanyFixture & { otherSessionId?: string } = await createCompany(t.deps);
+  if (url.startsWith('/account/sessions/:')) {
+    await loggedIn(t.app, f.colleague.email);
+    const s = await unsafeSystemTransaction(t.deps.database, (trx) => trx.selectFrom('sessions').select('id').where('user_id', '=', f.colleague.userId).executeTakeFirstOrThrow());
+    f.otherSessionId = s.id;
+  }
+  return f;
+}
 
 async function agentFor(actor: ActorName, f: CompanyFixture): Promise<Agent> {
   switch (actor) {

@@ -12,6 +12,8 @@ export type AuditEventType =
   | 'auth.login.blocked'
   | 'auth.lockout'
   | 'auth.logout'
+  | 'auth.session_ended'
+  | 'auth.sessions_ended_elsewhere'
   | 'auth.company_switched'
   | 'settings.language_changed'
   | 'company.created'

@@ -108,7 +108,9 @@ export function Layout(props: { vc: ViewContext; title: string; children: Compon
             {vc.actor ? (
               <form method="post" action="/logout" class="logout-form">
                 <input type="hidden" name="_csrf" value={vc.csrfToken} />
-                <span class="who">{vc.actor.name}</span>
+                <a class="who" href="/account/sessions">
+                  {vc.actor.name}
+                </a>
                 <button type="submit" class="secondary small">
                   {t('logout')}
                 </button>

@@ -32,11 +32,13 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     /** Every route with its options, for the authorization matrix test. */
-    samtaleRoutes: { method: string; url: string; public: boolean; staff: boolean }[];
+    samtaleRoutes: { method: string; url: string; public: boolean; staff: boolean; anyActor: boolean }[];
   }
   interface FastifyContextConfig {
     public?: boolean;
     staff?: boolean;
+    /** Open to users and platform staff alike (e.g. one's own sessions). */
+    anyActor?: boolean;
   }
 }
 
@@ -101,10 +103,10 @@ export async function buildHttp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate('samtaleRoutes', routes);
   app.addHook('onRoute', (r) => {
     const methods = Array.isArray(r.method) ? r.method : [r.method];
-    const cfg = (r.config ?? {}) as { public?: boolean; staff?: boolean };
+    const cfg = (r.config ?? {}) as { public?: boolean; staff?: boolean; anyActor?: boolean };
     for (const method of methods) {
       if (method === 'HEAD') continue;
-      routes.push({ method, url: r.url, public: cfg.public === true, staff: cfg.staff === true });
+      routes.push({ method, url: r.url, public: cfg.public === true, staff: cfg.staff === true, anyActor: cfg.anyActor === true });
     }
   });
 
@@ -161,7 +163,8 @@ export async function buildHttp(deps: AppDeps): Promise<FastifyInstance> {
       // M17: nothing personal is kept by browsers or proxies.
       reply.header('cache-control', 'no-store');
       if (!req.actor) throw new UnauthenticatedError();
-      if (routeConfig?.staff === true ? req.actor.kind !== 'staff' : req.actor.kind !== 'user') throw new NotFoundError();
+      const wanted = routeConfig?.anyActor === true ? req.actor.kind : routeConfig?.staff === true ? 'staff' : 'user';
+      if (req.actor.kind !== wanted) throw new NotFoundError();
     }
   });
 
