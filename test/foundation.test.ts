@@ -45,3 +45,15 @@ describe('login, dashboard and logout', () => {
     expect((await agent.get('/dashboard')).statusCode).toBe(404);
   });
 });
+
+describe('the menu fits the role', () => {
+  it('shows Organisation to admins and organisation delegates only', async () => {
+    const nav = (body: string) => /<nav[\s\S]*?<\/nav>/.exec(body)?.[0] ?? '';
+    const admin = await loggedIn(t.app, a.admin.email);
+    const delegate = await loggedIn(t.app, a.delegate.email);
+    const employee = await loggedIn(t.app, a.employee.email);
+    expect(nav((await admin.get('/dashboard')).body)).toContain('href="/org"');
+    expect(nav((await delegate.get('/dashboard')).body)).toContain('href="/org"');
+    expect(nav((await employee.get('/dashboard')).body)).not.toContain('href="/org"');
+  });
+});

@@ -12,6 +12,8 @@ export type UserActor = {
   companyName: string;
   employmentId: string;
   role: EmploymentRole;
+  /** Holds manage_organisation_department somewhere (for the menu; policies check the object). */
+  managesDepartment: boolean;
   lang: Lang;
 };
 

@@ -74,7 +74,17 @@ export async function loadSession(
         .selectFrom('employments as e')
         .innerJoin('users as u', 'u.id', 'e.user_id')
         .innerJoin('companies as c', 'c.id', 'e.company_id')
-        .select(['e.id as employmentId', 'e.role', 'e.language', 'u.name', 'u.email', 'c.name as companyName'])
+        .select((eb) => [
+          'e.id as employmentId',
+          'e.role',
+          'e.language',
+          'u.name',
+          'u.email',
+          'c.name as companyName',
+          eb
+            .exists(eb.selectFrom('delegations as d').select('d.id').whereRef('d.employment_id', '=', 'e.id').where('d.responsibility', '=', 'manage_organisation_department'))
+            .as('managesDepartment'),
+        ])
         .where('e.user_id', '=', s.user_id)
         .where('e.company_id', '=', s.company_id)
         .where('e.fired_at', 'is', null)
@@ -89,6 +99,7 @@ export async function loadSession(
           companyName: row.companyName,
           employmentId: row.employmentId,
           role: row.role,
+          managesDepartment: Boolean(row.managesDepartment),
           name: row.name,
           email: row.email,
           lang: isLang(row.language) ? row.language : 'da',

@@ -25,7 +25,7 @@ function navFor(vc: ViewContext): NavItem[] {
   if (!a) return [];
   if (a.kind === 'staff') return [{ href: '/staff/companies', label: t('navCompanies') }];
   const items: NavItem[] = [{ href: '/dashboard', label: t('navDashboard') }];
-  if (a.role === 'company_admin') {
+  if (a.role === 'company_admin' || a.managesDepartment) {
     items.push({ href: '/org', label: t('navOrganisation') }, { href: '/org/employees', label: t('navEmployees') });
   }
   return items;
