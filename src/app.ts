@@ -11,6 +11,7 @@ import { registerDashboard } from './modules/dashboard/dashboard.routes.tsx';
 import { registerOrg } from './modules/org/org.routes.tsx';
 import { registerStaff } from './modules/staff/staff.routes.tsx';
 import { registerAccount } from './modules/account/account.routes.tsx';
+import { registerTwoFactor } from './modules/twofactor/twofactor.routes.tsx';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = await buildHttp(deps);
@@ -20,5 +21,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerOrg(app, deps);
   registerStaff(app, deps);
   registerAccount(app, deps);
+  registerTwoFactor(app, deps);
   return app;
 }

@@ -24,6 +24,8 @@ type Row = { allow: ActorName[] | 'public' };
 const MATRIX: Record<string, Row> = {
   'GET /': { allow: 'public' },
   'GET /login': { allow: 'public' },
+  'GET /login/second-factor': { allow: 'public' },
+  'POST /login/second-factor': { allow: 'public' },
   'POST /login': { allow: 'public' },
   'POST /logout': { allow: 'public' },
   'POST /settings/language': { allow: 'public' },
@@ -34,6 +36,11 @@ const MATRIX: Record<string, Row> = {
   'POST /switch-company': { allow: USERS },
   'GET /staff/companies': { allow: ['staff'] },
   'GET /account/sessions': { allow: [...USERS, 'staff'] },
+  'GET /account/two-factor': { allow: [...USERS, 'staff'] },
+  'POST /account/two-factor/start': { allow: [...USERS, 'staff'] },
+  'POST /account/two-factor/confirm': { allow: [...USERS, 'staff'] },
+  // M2: staff can never remove their factor.
+  'POST /account/two-factor/remove': { allow: USERS },
   'POST /account/sessions/:id/delete': { allow: [] },
   'POST /account/sessions/delete-others': { allow: [...USERS, 'staff'] },
   'GET /org': { allow: ORG },

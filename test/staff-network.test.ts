@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { createStaff, PASSWORD } from './helpers/factories.ts';
-import { Agent } from './helpers/agent.ts';
+import { Agent, loggedIn } from './helpers/agent.ts';
 import { staffNetwork } from '../src/platform/http/staff-network.ts';
 import { loadConfig } from '../src/config.ts';
 
@@ -39,17 +39,13 @@ describe('M10 staff network allow-list', () => {
 
   it('accepts it from inside the list', async () => {
     const staff = await createStaff(inside.deps);
-    const agent = new Agent(inside.app);
-    await agent.get('/login');
-    expect((await agent.post('/login', { email: staff.email, password: PASSWORD })).statusCode).toBe(303);
+    const agent = await loggedIn(inside.app, staff.email);
     expect((await agent.get('/staff/companies')).statusCode).toBe(200);
   });
 
   it('a staff session carried outside the list is no session', async () => {
     const staff = await createStaff(inside.deps);
-    const agent = new Agent(inside.app);
-    await agent.get('/login');
-    await agent.post('/login', { email: staff.email, password: PASSWORD });
+    const agent = await loggedIn(inside.app, staff.email);
     const cookie = [...agent.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     const res = await inside.app.inject({ url: '/staff/companies', remoteAddress: '192.0.2.7', headers: { host: 'samtale.test', accept: 'text/html', cookie } });
     expect(res.statusCode).toBe(303);

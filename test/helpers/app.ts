@@ -31,6 +31,9 @@ export async function openTestDatabase(): Promise<Database> {
   return wrapPglite(pglite);
 }
 
+/** Lets test helpers that only hold the app (the Agent) reach its deps. */
+export const depsOf = new WeakMap<FastifyInstance, AppDeps>();
+
 export type TestApp = { app: FastifyInstance; deps: AppDeps; clock: FakeClock; close(): Promise<void> };
 
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
@@ -41,6 +44,7 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const deps: AppDeps = { config, database, clock, hasher: new PasswordHasher(config.argon2) };
   const app = await buildApp(deps);
   await app.ready();
+  depsOf.set(app, deps);
   return {
     app,
     deps,

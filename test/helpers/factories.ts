@@ -4,7 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AppDeps } from '../../src/platform/deps.ts';
+import { sql } from 'kysely';
 import { unsafeSystemTransaction } from '../../src/platform/db/context.ts';
+import { hashRecoveryCode, newRecoveryCodes, newTotpSecret } from '../../src/platform/auth/totp.ts';
 import type { EmploymentRole, Responsibility, StaffRole } from '../../src/platform/db/schema.ts';
 
 /** One password for every fixture account; hashed once per process (Argon2 is slow on purpose). */
@@ -114,12 +116,31 @@ export async function createCompany(deps: AppDeps, opts: { name?: string } = {})
   return f;
 }
 
-export async function createStaff(deps: AppDeps, role: StaffRole = 'support') {
+/** A staff account with a confirmed TOTP factor (M2: staff cannot log in without one). */
+export async function createStaff(deps: AppDeps, role: StaffRole = 'support', opts: { withFactor?: boolean } = {}) {
   const hash = await passwordHash(deps);
   const id = randomUUID();
   const email = `staff-${unique()}@samtale.test`;
-  await unsafeSystemTransaction(deps.database, (trx) =>
-    trx.insertInto('staff_accounts').values({ id, email, name: `Staff ${role}`, role, password_hash: hash, disabled_at: null }).execute(),
-  );
-  return { id, email };
+  const secret = newTotpSecret();
+  await unsafeSystemTransaction(deps.database, async (trx) => {
+    await trx.insertInto('staff_accounts').values({ id, email, name: `Staff ${role}`, role, password_hash: hash, disabled_at: null }).execute();
+    if (opts.withFactor !== false) {
+      await sql`insert into totp_factors (id, staff_id, secret, confirmed_at) values (${randomUUID()}, ${id}, ${secret}, now())`.execute(trx);
+    }
+  });
+  return { id, email, secret };
+}
+
+/**
+ * A fresh single-use recovery code for the identity behind `email`, so test logins can pass the
+ * second step as often as they like at one fake time (a TOTP code is single-use per 30 s).
+ */
+export async function mintRecoveryCode(deps: AppDeps, email: string): Promise<string> {
+  const code = newRecoveryCodes(1)[0] ?? '';
+  await unsafeSystemTransaction(deps.database, async (trx) => {
+    const staff = await trx.selectFrom('staff_accounts').select('id').where('email', '=', email).executeTakeFirst();
+    const user = staff ? undefined : await trx.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
+    await sql`insert into recovery_codes (id, user_id, staff_id, code_hash) values (${randomUUID()}, ${user?.id ?? null}, ${staff?.id ?? null}, ${hashRecoveryCode(code)})`.execute(trx);
+  });
+  return code;
 }

@@ -9,6 +9,7 @@ export const authMessages = defineMessages({
     loginButton: 'Log ind',
     loginFailed: 'E-mail eller adgangskode er forkert, eller kontoen kan ikke bruges lige nu.',
     loggedOut: 'Du er logget ud.',
+    secondFactorExpired: 'Log ind igen: trinnet med koden udløb eller blev afbrudt.',
   },
   en: {
     loginTitle: 'Log in',
@@ -18,6 +19,7 @@ export const authMessages = defineMessages({
     loginButton: 'Log in',
     loginFailed: 'The e-mail or password is wrong, or the account cannot be used right now.',
     loggedOut: 'You are logged out.',
+    secondFactorExpired: 'Please log in again: the code step expired or was interrupted.',
   },
   sv: {
     loginTitle: 'Logga in',
@@ -27,5 +29,6 @@ export const authMessages = defineMessages({
     loginButton: 'Logga in',
     loginFailed: 'E-postadressen eller lösenordet är fel, eller så kan kontot inte användas just nu.',
     loggedOut: 'Du är utloggad.',
+    secondFactorExpired: 'Logga in igen: steget med koden gick ut eller avbröts.',
   },
 });

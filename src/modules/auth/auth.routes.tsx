@@ -9,6 +9,9 @@ import { isLang, translator } from '../../platform/i18n/i18n.ts';
 import { LoginPage } from './auth.views.tsx';
 import { login, logout, setLanguage, switchCompany } from './auth.service.ts';
 import { authMessages } from './auth.i18n.ts';
+import { completeSecondFactor, findPendingStep } from './second-factor.service.ts';
+import { enrolmentQr, RecoveryCodesPage, SecondFactorPage } from '../twofactor/twofactor.views.tsx';
+import { PENDING_LOGIN_MS } from '../twofactor/twofactor.repository.ts';
 
 /** Only same-site paths: an open redirect would let a phishing link borrow our login page. */
 export function safeNext(value: unknown, fallback: string): string {
@@ -22,6 +25,11 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps) {
   const names = cookieNames(secure);
   const setSessionCookie = (reply: FastifyReply, token: string) =>
     reply.setCookie(names.session, token, { path: '/', httpOnly: true, sameSite: 'lax', secure });
+  // The pending second-factor login has its own cookie: the edge never mistakes it for a session.
+  const pendingCookie = secure ? '__Host-samtale_pending' : 'samtale_pending';
+  const setPendingCookie = (reply: FastifyReply, token: string) =>
+    reply.setCookie(pendingCookie, token, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: PENDING_LOGIN_MS / 1000 });
+  const clearPendingCookie = (reply: FastifyReply) => reply.clearCookie(pendingCookie, { path: '/' });
   // M7: a long-lived random device id, so failed logins elsewhere never block this browser.
   const deviceId = (req: FastifyRequest, reply: FastifyReply): string | undefined => {
     const current = req.cookies[names.device];
@@ -39,7 +47,8 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps) {
     if (req.actor) return reply.redirect('/', 303);
     deviceId(req, reply);
     const q = req.query as Record<string, unknown>;
-    const notice = q.loggedOut === '1' ? translator(req.lang, authMessages)('loggedOut') : undefined;
+    const t = translator(req.lang, authMessages);
+    const notice = q.loggedOut === '1' ? t('loggedOut') : q.expired === '1' ? t('secondFactorExpired') : undefined;
     reply.header('cache-control', 'no-store');
     return sendPage(reply, <LoginPage vc={viewContext(req)} next={safeNext(q.next, '')} notice={notice} />);
   });
@@ -59,12 +68,60 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps) {
       ip: req.ip,
       userAgent: req.headers['user-agent'],
       deviceId: deviceId(req, reply),
+      next: safeNext(parsed.data.next, ''),
     });
     if (!result.ok) {
       return sendPage(reply, <LoginPage vc={viewContext(req)} email={parsed.data.email} failed next={safeNext(parsed.data.next, '')} />, 401);
     }
+    if (result.ok === 'second_factor') {
+      setPendingCookie(reply, result.pendingToken);
+      return reply.redirect('/login/second-factor', 303);
+    }
     setSessionCookie(reply, result.token);
     return reply.redirect(safeNext(parsed.data.next, result.kind === 'staff' ? '/staff/companies' : '/dashboard'), 303);
+  });
+
+  // The second step of a login (M2): public at the edge, but useful only with a live pending login.
+  app.get('/login/second-factor', { config: { public: true } }, async (req, reply) => {
+    reply.header('cache-control', 'no-store');
+    if (req.actor) return reply.redirect('/', 303);
+    const step = await findPendingStep(deps, req.cookies[pendingCookie], req.ip);
+    if (!step) {
+      clearPendingCookie(reply);
+      return reply.redirect('/login?expired=1', 303);
+    }
+    const qr = step.purpose === 'enrol' ? await enrolmentQr(step.secret, step.email) : undefined;
+    return sendPage(reply, <SecondFactorPage vc={viewContext(req)} qr={qr} />);
+  });
+
+  app.post('/login/second-factor', { config: { public: true } }, async (req, reply) => {
+    reply.header('cache-control', 'no-store');
+    const form = rawForm(req.body);
+    const parsed = z.object({ code: z.string().max(40).optional(), recoveryCode: z.string().max(40).optional() }).safeParse(form);
+    const recovery = Boolean(parsed.success && parsed.data.recoveryCode && !parsed.data.code);
+    const code = (parsed.success ? (recovery ? parsed.data.recoveryCode : parsed.data.code) : undefined) ?? '';
+    const token = req.cookies[pendingCookie];
+    const result = await completeSecondFactor(deps, { token, code, recovery, ip: req.ip, userAgent: req.headers['user-agent'] });
+    if (result.kind === 'none') {
+      clearPendingCookie(reply);
+      return reply.redirect('/login?expired=1', 303);
+    }
+    if (result.kind === 'blocked') {
+      clearPendingCookie(reply);
+      return sendPage(reply, <LoginPage vc={viewContext(req)} failed />, 401);
+    }
+    if (result.kind === 'wrong') {
+      const step = await findPendingStep(deps, token, req.ip);
+      const qr = step?.purpose === 'enrol' ? await enrolmentQr(step.secret, step.email) : undefined;
+      return sendPage(reply, <SecondFactorPage vc={viewContext(req)} qr={qr} failed />, 401);
+    }
+    clearPendingCookie(reply);
+    setSessionCookie(reply, result.token);
+    const target = safeNext(result.next, result.actorKind === 'staff' ? '/staff/companies' : '/dashboard');
+    if (result.recoveryCodes) {
+      return sendPage(reply, <RecoveryCodesPage vc={viewContext(req)} codes={result.recoveryCodes} continueHref={target} />);
+    }
+    return reply.redirect(target, 303);
   });
 
   app.post('/logout', { config: { public: true } }, async (req, reply) => {

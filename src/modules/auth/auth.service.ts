@@ -3,6 +3,11 @@
  * account and an account without an active employment all give the same answer after the same
  * Argon2 work, so the login cannot be used to find out who has an account. Hashing runs outside
  * any transaction, so a slow hash never holds a database connection.
+ *
+ * Two-factor (M2): when the account has a confirmed factor, or is platform staff (who must have
+ * one), a correct password creates no session, only a pending login (second-factor.service.ts).
+ * The throttle's success is recorded only after the second factor, so wrong passwords and wrong
+ * codes count together towards the M7 block.
  */
 import type { AppDeps } from '../../platform/deps.ts';
 import { enterContext, withTenant } from '../../platform/db/context.ts';
@@ -12,9 +17,22 @@ import { audit } from '../../platform/audit/audit.ts';
 import { NotFoundError } from '../../platform/errors.ts';
 import { staffNetwork } from '../../platform/http/staff-network.ts';
 import { checkThrottle, recordFailure, recordSuccess, sourceFor, subjectFor } from '../../platform/auth/throttle.ts';
+import { randomToken, sha256Hex } from '../../platform/auth/tokens.ts';
+import { createPendingLogin, enrolmentSecret, hasConfirmedFactor } from '../twofactor/twofactor.repository.ts';
 
-export type LoginInput = { email: string; password: string; ip: string; userAgent: string | undefined; deviceId?: string | undefined };
-export type LoginResult = { ok: true; token: string; kind: 'user' | 'staff' } | { ok: false };
+export type LoginInput = {
+  email: string;
+  password: string;
+  ip: string;
+  userAgent: string | undefined;
+  deviceId?: string | undefined;
+  /** Where to go after the second factor (already checked by safeNext). */
+  next?: string | undefined;
+};
+export type LoginResult =
+  | { ok: true; token: string; kind: 'user' | 'staff' }
+  | { ok: 'second_factor'; pendingToken: string }
+  | { ok: false };
 
 export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResult> {
   const email = input.email.trim().toLowerCase();
@@ -65,23 +83,37 @@ export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResu
         .executeTakeFirst();
       if (!employment) return undefined;
       await enterContext(trx, { userId, companyId: employment.company_id, lookupEmail: email });
-      await recordSuccess(trx, subject, source, now);
       if (newHash) await trx.updateTable('users').set({ password_hash: newHash }).where('id', '=', userId).execute();
+      if (await hasConfirmedFactor(trx, { userId })) {
+        const pendingToken = randomToken();
+        await createPendingLogin(trx, {
+          token_hash: sha256Hex(pendingToken), user_id: userId, staff_id: null, company_id: employment.company_id, purpose: 'verify',
+          lookup_email: email, source, next: input.next || null, ip: input.ip, user_agent: input.userAgent?.slice(0, 300) ?? null, now,
+        });
+        return { step: 'second_factor', pendingToken } as const;
+      }
+      await recordSuccess(trx, subject, source, now);
       const session = await createSession(trx, { userId, companyId: employment.company_id }, meta);
       await audit(trx, { companyId: employment.company_id, actorUserId: userId, ip: input.ip }, { type: 'auth.login.succeeded', objectType: 'session', objectId: session.id });
-      return session;
+      return { step: 'session', session } as const;
     });
-    if (result) return { ok: true, token: result.token, kind: 'user' };
+    if (result?.step === 'second_factor') return { ok: 'second_factor', pendingToken: result.pendingToken };
+    if (result?.step === 'session') return { ok: true, token: result.session.token, kind: 'user' };
   } else if (found.staff && passwordOk && !found.staff.disabled_at && staffNetwork(deps.config.staffAllowedCidrs)(input.ip)) {
     const staffId = found.staff.id;
-    const session = await withTenant(deps.database, { staffId, lookupEmail: email }, async (trx) => {
-      await recordSuccess(trx, subject, source, now);
+    // M2: staff always need a second factor; without a confirmed one they are sent to enrol.
+    const pendingToken = await withTenant(deps.database, { staffId, lookupEmail: email }, async (trx) => {
       if (newHash) await trx.updateTable('staff_accounts').set({ password_hash: newHash }).where('id', '=', staffId).execute();
-      const s = await createSession(trx, { staffId }, meta);
-      await audit(trx, { companyId: null, actorStaffId: staffId, ip: input.ip }, { type: 'auth.login.succeeded', objectType: 'session', objectId: s.id });
-      return s;
+      const confirmed = await hasConfirmedFactor(trx, { staffId });
+      if (!confirmed) await enrolmentSecret(trx, { staffId }, now);
+      const token = randomToken();
+      await createPendingLogin(trx, {
+        token_hash: sha256Hex(token), user_id: null, staff_id: staffId, company_id: null, purpose: confirmed ? 'verify' : 'enrol',
+        lookup_email: email, source, next: input.next || null, ip: input.ip, user_agent: input.userAgent?.slice(0, 300) ?? null, now,
+      });
+      return token;
     });
-    return { ok: true, token: session.token, kind: 'staff' };
+    return { ok: 'second_factor', pendingToken };
   }
 
   await withTenant(deps.database, { lookupEmail: email }, async (trx) => {
