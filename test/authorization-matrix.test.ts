@@ -59,6 +59,7 @@ const MATRIX: Record<string, Row> = {
   'POST /org/employees/:id': { allow: ORG },
   'POST /org/employees/:id/fire': { allow: ORG },
   'POST /org/employees/:id/rehire': { allow: ORG },
+  'POST /org/employees/:id/unlock': { allow: ['admin'] },
   'POST /org/delegations': { allow: ['admin'] },
   'POST /org/delegations/:id/delete': { allow: ['admin'] },
 };

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { createCompany, createStaff, PASSWORD, type CompanyFixture } from './helpers/factories.ts';
-import { Agent } from './helpers/agent.ts';
+import { Agent, loggedIn } from './helpers/agent.ts';
 import { unsafeSystemTransaction } from '../src/platform/db/context.ts';
 
 let t: TestApp;
@@ -104,6 +104,25 @@ describe('M7 lockout after 3 failed attempts', () => {
       trx.selectFrom('audit_events').select('event_type').where('actor_staff_id', '=', staff.id).orderBy('id').execute(),
     );
     expect(events.map((e) => e.event_type)).toEqual(['auth.login.failed', 'auth.login.failed', 'auth.login.failed', 'auth.lockout', 'auth.login.blocked']);
+  });
+
+  it('a company admin lifts the block; a delegate cannot', async () => {
+    const g = await createCompany(t.deps);
+    const b = await browser();
+    for (let i = 0; i < 3; i++) await b.post('/login', { email: g.member.email, password: 'nope' });
+    expect((await b.post('/login', { email: g.member.email, password: PASSWORD })).statusCode).toBe(401);
+    const delegate = await loggedIn(t.app, g.delegate.email);
+    expect((await delegate.post(`/org/employees/${g.member.employmentId}/unlock`)).statusCode).toBe(404);
+    expect((await b.post('/login', { email: g.member.email, password: PASSWORD })).statusCode).toBe(401);
+    const admin = await loggedIn(t.app, g.admin.email);
+    const page = await admin.get(`/org/employees/${g.member.employmentId}`);
+    expect(page.body).toContain(`/org/employees/${g.member.employmentId}/unlock`);
+    expect((await admin.post(`/org/employees/${g.member.employmentId}/unlock`)).statusCode).toBe(303);
+    expect((await b.post('/login', { email: g.member.email, password: PASSWORD })).statusCode).toBe(303);
+    const events = await unsafeSystemTransaction(t.deps.database, (trx) =>
+      trx.selectFrom('audit_events').select('event_type').where('company_id', '=', g.companyId).where('event_type', '=', 'auth.unlocked').execute(),
+    );
+    expect(events).toHaveLength(1);
   });
 
   it('without a device cookie the IP address is the source', async () => {

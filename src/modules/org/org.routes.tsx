@@ -46,6 +46,7 @@ const DONE: Record<string, OrgKey> = {
   deleted: 'flashDeleted',
   fired: 'flashFired',
   rehired: 'flashRehired',
+  unlocked: 'flashUnlocked',
   granted: 'flashGranted',
   revoked: 'flashRevoked',
 };
@@ -239,6 +240,13 @@ export function registerOrg(app: FastifyInstance, deps: AppDeps) {
     const r = await attempt(req.lang, 'status', () => service.rehireEmployee(ctxOf(req, deps), id));
     if (!r.ok) return renderEmployee(req, reply, id, { status: Object.values(r.errors)[0] ?? '' }, r.status);
     return reply.redirect(`/org/employees/${id}?done=rehired`, 303);
+  });
+
+  app.post('/org/employees/:id/unlock', async (req, reply) => {
+    const id = idParam(req);
+    const r = await attempt(req.lang, 'status', () => service.unlockEmployeeLogin(ctxOf(req, deps), id));
+    if (!r.ok) return renderEmployee(req, reply, id, { status: Object.values(r.errors)[0] ?? '' }, r.status);
+    return reply.redirect(`/org/employees/${id}?done=unlocked`, 303);
   });
 
   // ------------------------------------------------------------ delegations

@@ -9,6 +9,7 @@
  * PostgreSQL constraint errors (unique, foreign key, check) become ValidationError/ConflictError,
  * so a race that slips past a check still ends as a 4xx with a message, never a 500.
  */
+import { subjectFor } from '../../platform/auth/throttle.ts';
 import { randomUUID } from 'node:crypto';
 import type { AppDeps } from '../../platform/deps.ts';
 import type { UserActor } from '../../platform/auth/actor.ts';
@@ -414,7 +415,7 @@ export async function getEmployeePage(ctx: OrgCtx, id: string) {
     const options = await placementOptions(trx, scope);
     const isSelf = employee.id === ctx.actor.employmentId;
     const now = ctx.deps.clock.now();
-    const can = { fire: !isSelf && employee.fired_at === null, rehire: mayRehire(employee.fired_at, now), changeRole: !isSelf };
+    const can = { fire: !isSelf && employee.fired_at === null, rehire: mayRehire(employee.fired_at, now), changeRole: !isSelf, unlock: scope.kind === 'admin' && !isSelf };
     return { employee, options, can, isSelf };
   });
 }
@@ -464,6 +465,35 @@ export async function rehireEmployee(ctx: OrgCtx, id: string): Promise<void> {
     await repo.updateEmployment(trx, e.id, { fired_at: null, fired_by: null });
     await record(trx, ctx, { type: 'org.employee.rehired', objectType: 'employment', objectId: e.id, data: { userId: e.user_id } });
   });
+}
+
+/**
+ * M7: a company admin lifts every login block on a person's account (all sources), e.g. after
+ * the person called in. Delegates cannot: unblocking is an account-security act.
+ */
+export async function unlockEmployeeLogin(ctx: OrgCtx, id: string): Promise<void> {
+  const email = await run(ctx, async (trx) => {
+    const scope = await loadScope(trx, ctx.actor);
+    notFoundUnless(scope.kind === 'admin');
+    return (await reachableEmployee(trx, ctx, scope, id)).email;
+  });
+  // The throttle rows are reachable only with the account's e-mail in the lookup context.
+  await run(
+    ctx,
+    async (trx) => {
+      const scope = await loadScope(trx, ctx.actor);
+      notFoundUnless(scope.kind === 'admin');
+      const e = await reachableEmployee(trx, ctx, scope, id);
+      const lifted = await trx
+        .updateTable('login_throttle')
+        .set({ failures: 0, blocked_until: null, level: 0, updated_at: ctx.deps.clock.now() })
+        .where('subject', '=', subjectFor(e.email))
+        .executeTakeFirst();
+      await record(trx, ctx, { type: 'auth.unlocked', objectType: 'employment', objectId: e.id, data: { userId: e.user_id, rows: Number(lifted.numUpdatedRows) } });
+    },
+    {},
+    { lookupEmail: email },
+  );
 }
 
 // ---------------------------------------------------------------- delegations

@@ -613,6 +613,18 @@ export function EmployeePage(props: { vc: ViewContext; data: EmployeePageData; s
             <p>{t('statusActive')}</p>
           )}
         </section>
+        {data.can.unlock ? (
+          <section class="card" aria-labelledby="unlock-h">
+            <h2 id="unlock-h">{t('unlockHeading')}</h2>
+            <p class="hint">{t('unlockHint')}</p>
+            <form method="post" action={`/org/employees/${e.id}/unlock`}>
+              <CsrfField vc={vc} />
+              <button type="submit" class="secondary">
+                {t('unlockButton')}
+              </button>
+            </form>
+          </section>
+        ) : null}
       </div>
     </Layout>
   );

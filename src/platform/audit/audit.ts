@@ -11,6 +11,7 @@ export type AuditEventType =
   | 'auth.login.failed'
   | 'auth.login.blocked'
   | 'auth.lockout'
+  | 'auth.unlocked'
   | 'auth.logout'
   | 'auth.session_ended'
   | 'auth.second_factor.enrolled'
