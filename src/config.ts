@@ -30,6 +30,8 @@ const schema = z.object({
   TRUST_PROXY: bool.default(false),
   TLS_CERT_FILE: z.string().optional(),
   TLS_KEY_FILE: z.string().optional(),
+  // With TLS: also listen on this port with plain HTTP that only redirects to https (M9).
+  HTTP_REDIRECT_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   SESSION_IDLE_MINUTES: durationMinutes.default(30),
   SESSION_ABSOLUTE_HOURS: z.coerce.number().int().positive().max(72).default(12),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -65,6 +67,7 @@ export type Config = {
   publicUrl: string | undefined;
   trustProxy: boolean;
   tls: { certFile: string; keyFile: string } | undefined;
+  httpRedirectPort: number | undefined;
   session: { idleMinutes: number; absoluteHours: number };
   logLevel: string;
   demoSeed: boolean;
@@ -110,6 +113,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     publicUrl: c.PUBLIC_URL,
     trustProxy: c.TRUST_PROXY,
     tls,
+    httpRedirectPort: c.HTTP_REDIRECT_PORT,
     session: { idleMinutes: c.SESSION_IDLE_MINUTES, absoluteHours: c.SESSION_ABSOLUTE_HOURS },
     logLevel: c.LOG_LEVEL,
     demoSeed: c.DEMO_SEED ?? c.NODE_ENV !== 'production',

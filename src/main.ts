@@ -9,6 +9,7 @@ import { migrate } from './platform/db/migrate.ts';
 import { PasswordHasher } from './platform/auth/passwords.ts';
 import { systemClock, type AppDeps } from './platform/deps.ts';
 import { buildApp } from './app.ts';
+import { httpsRedirectServer } from './platform/http/redirect.ts';
 import { seedDemoIfEmpty } from './modules/demo/demo.ts';
 import { unsafeCreateCompany, unsafeCreateStaff } from './modules/companies/companies.service.ts';
 import { ValidationError } from './platform/errors.ts';
@@ -144,7 +145,10 @@ async function serve(config: Config): Promise<number> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  const redirect = config.tls && config.httpRedirectPort ? httpsRedirectServer(config.port, config.publicUrl) : undefined;
+  if (redirect) app.addHook('onClose', async () => void redirect.close());
   await app.listen({ port: config.port, host: config.host });
+  redirect?.listen(config.httpRedirectPort, config.host);
   console.log(`Samtale is running on ${config.tls ? 'https' : 'http'}://localhost:${config.port} (${deps.database.kind})`);
   return await new Promise<number>(() => {});
 }

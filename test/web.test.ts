@@ -168,3 +168,26 @@ describe('operations basics', () => {
     expect(() => loadConfig({ TLS_CERT_FILE: '/x' })).toThrow(/TLS_KEY_FILE/);
   });
 });
+
+describe('M9 plain HTTP only redirects to HTTPS', () => {
+  it('answers every plain request with a 308 to the https address and nothing else', async () => {
+    const { httpsRedirectServer } = await import('../src/platform/http/redirect.ts');
+    const server = httpsRedirectServer(8443, undefined);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as import('node:net').AddressInfo).port;
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/login?next=%2Fdashboard`, { redirect: 'manual', method: 'POST', body: 'password=x' });
+      expect(res.status).toBe(308);
+      expect(res.headers.get('location')).toBe('https://127.0.0.1:8443/login?next=%2Fdashboard');
+      expect(res.headers.get('set-cookie')).toBeNull();
+      const fixed = httpsRedirectServer(443, 'https://samtale.example');
+      await new Promise<void>((r) => fixed.listen(0, '127.0.0.1', () => r()));
+      const p2 = (fixed.address() as import('node:net').AddressInfo).port;
+      const r2 = await fetch(`http://127.0.0.1:${p2}/x`, { redirect: 'manual', headers: { host: 'evil.example' } });
+      expect(r2.headers.get('location')).toBe('https://samtale.example/x');
+      fixed.close();
+    } finally {
+      server.close();
+    }
+  });
+});
