@@ -37,6 +37,8 @@ const MATRIX: Record<string, Row> = {
   'GET /staff/companies': { allow: ['staff'] },
   'GET /account/sessions': { allow: [...USERS, 'staff'] },
   'GET /account/two-factor': { allow: [...USERS, 'staff'] },
+  'GET /account/password': { allow: [...USERS, 'staff'] },
+  'POST /account/password': { allow: [...USERS, 'staff'] },
   'POST /account/two-factor/start': { allow: [...USERS, 'staff'] },
   'POST /account/two-factor/confirm': { allow: [...USERS, 'staff'] },
   // M2: staff can never remove their factor.

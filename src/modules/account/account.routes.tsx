@@ -1,8 +1,9 @@
 /**
  * "Your sessions": every session of the person (users across their companies, or staff), with
  * log out per session and everywhere else. The RLS policy on sessions admits only one's own rows.
+ * "Change password" (GET/POST /account/password): see password.service.ts.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AppDeps } from '../../platform/deps.ts';
 import type { Actor } from '../../platform/auth/actor.ts';
@@ -10,7 +11,11 @@ import { dbContextFor } from '../../platform/auth/actor.ts';
 import { withTenant } from '../../platform/db/context.ts';
 import { whoFromActor, audit } from '../../platform/audit/audit.ts';
 import { NotFoundError } from '../../platform/errors.ts';
-import { viewContext } from '../../platform/http/server.ts';
+import { cookieNames, viewContext } from '../../platform/http/server.ts';
+import { rawForm } from '../../platform/http/forms.ts';
+import { sourceFor } from '../../platform/auth/throttle.ts';
+import { changePassword, getPasswordRules } from './password.service.ts';
+import { ChangePasswordPage, passwordErrorMessages } from './password.views.tsx';
 import { sendPage } from '../../platform/html/render.ts';
 import { CsrfField, Flash, Layout } from '../../platform/html/layout.tsx';
 import { formatDateTime, translator } from '../../platform/i18n/i18n.ts';
@@ -29,6 +34,44 @@ const ctxFor = dbContextFor;
 
 export function registerAccount(app: FastifyInstance, deps: AppDeps) {
   const routeConfig = { config: { anyActor: true } };
+  const secure = Boolean(deps.config.tls) || deps.config.publicUrl?.startsWith('https:') === true;
+  const names = cookieNames(secure);
+  // The M7 throttle's source: the device cookie the login set, else the IP address.
+  const sourceOf = (req: FastifyRequest) => {
+    const device = req.cookies[names.device];
+    return sourceFor(device && /^[A-Za-z0-9_-]{43}$/.test(device) ? device : undefined, req.ip);
+  };
+
+  app.get('/account/password', routeConfig, async (req, reply) => {
+    const actor = req.actor as Actor;
+    const rules = await getPasswordRules(deps, actor);
+    const vc = viewContext(req);
+    const flash = (req.query as Record<string, unknown>).changed === '1' ? translator(vc.lang, accountMessages)('passwordChanged') : undefined;
+    return sendPage(reply, <ChangePasswordPage vc={vc} minLength={rules.minLength} flash={flash} />);
+  });
+
+  app.post('/account/password', routeConfig, async (req, reply) => {
+    const actor = req.actor as Actor;
+    const form = rawForm(req.body);
+    // Exactly as typed: never trimmed, never cut (too long is the policy's to report; the body
+    // limit bounds the work).
+    const field = (name: string) => form[name] ?? '';
+    const result = await changePassword(deps, actor, {
+      current: field('current'),
+      next: field('next'),
+      repeat: field('repeat'),
+      source: sourceOf(req),
+      ip: req.ip,
+      userAgent: req.headers['user-agent'],
+    });
+    if (!result.ok) {
+      const rules = await getPasswordRules(deps, actor);
+      const vc = viewContext(req);
+      return sendPage(reply, <ChangePasswordPage vc={vc} minLength={rules.minLength} errors={passwordErrorMessages(vc, result.errors)} />, 422);
+    }
+    reply.setCookie(names.session, result.token, { path: '/', httpOnly: true, sameSite: 'lax', secure });
+    return reply.redirect('/account/password?changed=1', 303);
+  });
 
   app.get('/account/sessions', routeConfig, async (req, reply) => {
     const actor = req.actor as Actor;
@@ -43,6 +86,14 @@ export function registerAccount(app: FastifyInstance, deps: AppDeps) {
         <h1>{t('sessionsTitle')}</h1>
         <Flash message={flash} />
         <p>{t('sessionsIntro')}</p>
+        <ul class="actions plain-inline">
+          <li>
+            <a href="/account/password">{t('changePassword')}</a>
+          </li>
+          <li>
+            <a href="/account/two-factor">{t('twoFactorLink')}</a>
+          </li>
+        </ul>
         <div class="table-wrap">
           <table>
             <thead>
