@@ -4,52 +4,12 @@
  * (or one pending login by its token hash), so a wrong id finds nothing rather than someone else's.
  */
 import { randomUUID } from 'node:crypto';
-import type { ColumnType, Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import type { Tx } from '../../platform/db/context.ts';
-import type { DB } from '../../platform/db/schema.ts';
+import type { DB, PendingLoginsTable } from '../../platform/db/schema.ts';
 import { checkTotp, hashRecoveryCode, newRecoveryCodes, newTotpSecret } from '../../platform/auth/totp.ts';
 
-type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
-
-// TODO(schema): move into src/platform/db/schema.ts (kept here while that file is being edited).
-export interface TotpFactorsTable {
-  id: string;
-  user_id: string | null;
-  staff_id: string | null;
-  secret: string;
-  confirmed_at: Date | null;
-  last_used_step: ColumnType<number | null, number | null | undefined, number | null>;
-  created_at: Timestamp;
-}
-
-export interface RecoveryCodesTable {
-  id: string;
-  user_id: string | null;
-  staff_id: string | null;
-  code_hash: string;
-  used_at: Date | null;
-  created_at: Timestamp;
-}
-
-export interface PendingLoginsTable {
-  id: string;
-  token_hash: string;
-  user_id: string | null;
-  staff_id: string | null;
-  company_id: string | null;
-  purpose: 'verify' | 'enrol';
-  lookup_email: string;
-  source: string;
-  next: string | null;
-  ip: string | null;
-  user_agent: string | null;
-  created_at: Timestamp;
-  expires_at: Timestamp;
-}
-
-export type TwoFactorDB = DB & { totp_factors: TotpFactorsTable; recovery_codes: RecoveryCodesTable; pending_logins: PendingLoginsTable };
-type TfTx = Transaction<TwoFactorDB>;
-const tf = (trx: Tx) => trx as unknown as TfTx;
+const tf = (trx: Tx): Transaction<DB> => trx;
 
 export type Owner = { userId: string } | { staffId: string };
 

@@ -132,7 +132,46 @@ export interface LoginThrottleTable {
   updated_at: Timestamp;
 }
 
+// Second factors (migrations/003_two_factor.sql).
+export interface TotpFactorsTable {
+  id: string;
+  user_id: string | null;
+  staff_id: string | null;
+  secret: string;
+  confirmed_at: Date | null;
+  last_used_step: ColumnType<number | null, number | null | undefined, number | null>;
+  created_at: Timestamp;
+}
+
+export interface RecoveryCodesTable {
+  id: string;
+  user_id: string | null;
+  staff_id: string | null;
+  code_hash: string;
+  used_at: Date | null;
+  created_at: Timestamp;
+}
+
+export interface PendingLoginsTable {
+  id: string;
+  token_hash: string;
+  user_id: string | null;
+  staff_id: string | null;
+  company_id: string | null;
+  purpose: 'verify' | 'enrol';
+  lookup_email: string;
+  source: string;
+  next: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
 export interface DB {
+  totp_factors: TotpFactorsTable;
+  recovery_codes: RecoveryCodesTable;
+  pending_logins: PendingLoginsTable;
   login_throttle: LoginThrottleTable;
   companies: CompaniesTable;
   users: UsersTable;

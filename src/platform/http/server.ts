@@ -170,7 +170,6 @@ export async function buildHttp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.addHook('preHandler', async (req) => {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
-    if (req.routeOptions.config?.public === true && req.url.startsWith('/v3/')) return;
     if (!sameOrigin(req, config.publicUrl)) throw new CsrfError();
     const body = req.body as Record<string, unknown> | undefined;
     const sent = (typeof body?._csrf === 'string' ? body._csrf : undefined) ?? headerValue(req.headers['x-csrf-token']);
