@@ -15,6 +15,9 @@ import {
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { createCompany, createStaff, PASSWORD, type CompanyFixture } from './helpers/factories.ts';
 import { Agent, loggedIn } from './helpers/agent.ts';
+import { totpCode, totpStep } from '../src/platform/auth/totp.ts';
+import { passwordErrorMessages } from '../src/modules/account/password.views.tsx';
+import type { ViewContext } from '../src/platform/html/layout.tsx';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -46,6 +49,41 @@ async function auditRows(filter: { userId?: string; staffId?: string }) {
 }
 
 const change = (a: Agent, current: string, next: string, repeat = next) => a.post('/account/password', { current, next, repeat });
+const changeWithCode = (a: Agent, current: string, next: string, code: string) => a.post('/account/password', { current, next, repeat: next, code });
+
+const STEP = 30_000;
+const NEW_PHRASE = 'uglen tæller stjerner over fjorden';
+
+/** The stored TOTP secret of a user or staff account, read past row-level security. */
+async function secretOf(owner: { userId: string } | { staffId: string }): Promise<string> {
+  return unsafeSystemTransaction(t.deps.database, async (trx) => {
+    const q = trx.selectFrom('totp_factors').select('secret');
+    const row = await ('userId' in owner ? q.where('user_id', '=', owner.userId) : q.where('staff_id', '=', owner.staffId)).executeTakeFirstOrThrow();
+    return row.secret;
+  });
+}
+
+/** Enrols the agent's account through the two-factor pages; returns the secret and recovery codes. */
+async function enrolFactor(a: Agent, userId: string): Promise<{ secret: string; recoveryCodes: string[] }> {
+  expect((await a.post('/account/two-factor/start', { password: PASSWORD })).statusCode).toBe(303);
+  const secret = await secretOf({ userId });
+  const done = await a.post('/account/two-factor/confirm', { code: totpCode(secret, t.clock.now()) });
+  expect(done.statusCode).toBe(200);
+  t.clock.advance(STEP);
+  const recoveryCodes = [...done.body.matchAll(/<li><code>([0-9a-z-]+)<\/code><\/li>/g)].map((m) => m[1] ?? '');
+  expect(recoveryCodes).toHaveLength(10);
+  return { secret, recoveryCodes };
+}
+
+/** A six-digit code that is valid in none of the steps the check accepts now. */
+function wrongCode(secret: string): string {
+  const at = t.clock.now().getTime();
+  const valid = new Set([-1, 0, 1].map((d) => totpCode(secret, new Date(at + d * STEP))));
+  for (let i = 0; ; i++) {
+    const candidate = String(123456 + i * 7919).padStart(6, '0').slice(-6);
+    if (!valid.has(candidate)) return candidate;
+  }
+}
 
 describe('the common-password list', () => {
   it('has at least 100,000 entries, shipped offline, and refuses known ones case-insensitively', () => {
@@ -214,20 +252,126 @@ describe('GET/POST /account/password', () => {
     expect((await auditRows({ userId })).some((r) => r.event_type === 'auth.lockout')).toBe(true);
   });
 
-  it('M2 platform staff need at least 16 characters; their other sessions end on a change', async () => {
+  it('M2 platform staff need at least 16 characters and their code; their other sessions end on a change', async () => {
     const staff = await createStaff(t.deps, 'support');
     const a = await loggedIn(t.app, staff.email);
     const b = await loggedIn(t.app, staff.email);
     const page = await a.get('/account/password');
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain(`At least ${STAFF_MIN_PASSWORD_LENGTH} characters`);
-    const short = await change(a, PASSWORD, 'kq7 vz9 wp 4219');
+    expect(page.body).toContain('autocomplete="one-time-code"');
+    const secret = await secretOf({ staffId: staff.id });
+    const short = await changeWithCode(a, PASSWORD, 'kq7 vz9 wp 4219', totpCode(secret, t.clock.now()));
     expect(short.statusCode).toBe(422);
     expect(short.body).toContain('at least 16 characters');
-    expect((await change(a, PASSWORD, 'kq7 vz9 wp 42190')).statusCode).toBe(303);
+    const noCode = await change(a, PASSWORD, 'kq7 vz9 wp 42190');
+    expect(noCode.statusCode).toBe(422);
+    expect(noCode.body).toContain('Enter the code from your authenticator app.');
+    // The code was not spent by the refused forms: it works now.
+    expect((await changeWithCode(a, PASSWORD, 'kq7 vz9 wp 42190', totpCode(secret, t.clock.now()))).statusCode).toBe(303);
     expect((await a.get('/account/sessions')).statusCode).toBe(200);
     expect((await b.get('/account/sessions')).statusCode).toBe(303);
     expect((await auditRows({ staffId: staff.id })).some((r) => r.event_type === 'auth.password.changed')).toBe(true);
+  });
+
+  it('shows no code field to people without a second factor', async () => {
+    const { email } = await annesCompany();
+    const a = await loggedIn(t.app, email);
+    const page = await a.get('/account/password');
+    expect(page.body).not.toContain('name="code"');
+    expect(page.body).not.toContain('godkendelsesapp');
+  });
+
+  it('with a second factor: refuses a change without a code or with a wrong one, accepts the right one', async () => {
+    const { email, userId } = await annesCompany();
+    const a = await loggedIn(t.app, email);
+    const other = await loggedIn(t.app, email);
+    const { secret } = await enrolFactor(a, userId);
+    const page = await a.get('/account/password');
+    expect(page.body).toContain('name="code"');
+    expect(page.body).toContain('autocomplete="one-time-code"');
+    expect(page.body).toContain('Kode fra din godkendelsesapp');
+    const before = await hashOf(userId);
+
+    const missing = await change(a, PASSWORD, NEW_PHRASE);
+    expect(missing.statusCode).toBe(422);
+    expect(missing.body).toContain('Skriv koden fra din godkendelsesapp.');
+    const wrong = await changeWithCode(a, PASSWORD, NEW_PHRASE, wrongCode(secret));
+    expect(wrong.statusCode).toBe(422);
+    expect(wrong.body).toContain('Koden er forkert eller allerede brugt.');
+    expect(await hashOf(userId)).toBe(before);
+    expect((await other.get('/dashboard')).statusCode).toBe(200);
+    const rows = await auditRows({ userId });
+    expect(rows.filter((r) => r.event_type === 'auth.password.rejected').map((r) => (r.data as { reasons: string }).reasons)).toEqual(['code_required', 'code_wrong']);
+    expect(rows.some((r) => r.event_type === 'auth.password.changed')).toBe(false);
+
+    t.clock.advance(STEP);
+    const ok = await changeWithCode(a, PASSWORD, NEW_PHRASE, totpCode(secret, t.clock.now()));
+    expect(ok.statusCode).toBe(303);
+    expect(await t.deps.hasher.verify(await hashOf(userId), NEW_PHRASE)).toBe(true);
+    expect((await other.get('/dashboard')).statusCode).toBe(303);
+  });
+
+  it('with a second factor: refuses a recovery code and a replayed code', async () => {
+    const { email, userId } = await annesCompany();
+    const a = await loggedIn(t.app, email);
+    const { secret, recoveryCodes } = await enrolFactor(a, userId);
+    const before = await hashOf(userId);
+
+    const recovery = await changeWithCode(a, PASSWORD, NEW_PHRASE, recoveryCodes[0] ?? '');
+    expect(recovery.statusCode).toBe(422);
+    expect(recovery.body).toContain('Koden er forkert eller allerede brugt.');
+    expect(await hashOf(userId)).toBe(before);
+    const unused = await unsafeSystemTransaction(t.deps.database, (trx) =>
+      trx.selectFrom('recovery_codes').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', userId).where('used_at', 'is', null).executeTakeFirstOrThrow(),
+    );
+    expect(Number(unused.n)).toBe(10);
+
+    t.clock.advance(STEP);
+    const code = totpCode(secret, t.clock.now());
+    expect((await changeWithCode(a, PASSWORD, NEW_PHRASE, code)).statusCode).toBe(303);
+    const changed = await hashOf(userId);
+    const step = await unsafeSystemTransaction(t.deps.database, async (trx) =>
+      (await trx.selectFrom('totp_factors').select('last_used_step').where('user_id', '=', userId).executeTakeFirstOrThrow()).last_used_step,
+    );
+    expect(Number(step)).toBe(totpStep(t.clock.now()));
+
+    // 30 s later the same code is still inside the accepted drift, but it has been used.
+    t.clock.advance(STEP);
+    await a.get('/account/password'); // the new session's CSRF token
+    const replay = await changeWithCode(a, NEW_PHRASE, 'kq7 vz9 wp 42190 and more', code);
+    expect(replay.statusCode).toBe(422);
+    expect(replay.body).toContain('Koden er forkert eller allerede brugt.');
+    expect(await hashOf(userId)).toBe(changed);
+  });
+
+  it('with a second factor: wrong codes count towards the M7 block; then even the right password and code are refused', async () => {
+    const { email, userId } = await annesCompany();
+    const a = await loggedIn(t.app, email);
+    const { secret } = await enrolFactor(a, userId);
+    const before = await hashOf(userId);
+    for (let i = 0; i < 3; i++) {
+      t.clock.advance(STEP);
+      expect((await changeWithCode(a, PASSWORD, NEW_PHRASE, wrongCode(secret))).statusCode).toBe(422);
+    }
+    t.clock.advance(STEP);
+    const blocked = await changeWithCode(a, PASSWORD, NEW_PHRASE, totpCode(secret, t.clock.now()));
+    expect(blocked.statusCode).toBe(422);
+    expect(blocked.body).toContain('Den nuværende adgangskode er forkert.');
+    expect(await hashOf(userId)).toBe(before);
+    const rows = await auditRows({ userId });
+    expect(rows.some((r) => r.event_type === 'auth.lockout')).toBe(true);
+    expect(rows.filter((r) => r.event_type === 'auth.second_factor.failed').length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('words the code messages in Danish, English and Swedish', () => {
+    const msg = (lang: 'da' | 'en' | 'sv', code: 'required' | 'wrong') => passwordErrorMessages({ lang } as ViewContext, { code }).code;
+    expect(msg('da', 'required')).toBe('Skriv koden fra din godkendelsesapp.');
+    expect(msg('en', 'required')).toBe('Enter the code from your authenticator app.');
+    expect(msg('sv', 'required')).toBe('Skriv koden från din autentiseringsapp.');
+    expect(msg('da', 'wrong')).toContain('Koden er forkert');
+    expect(msg('en', 'wrong')).toContain('The code is wrong');
+    expect(msg('sv', 'wrong')).toContain('Koden är fel');
   });
 
   it('needs a session and the CSRF token', async () => {

@@ -32,6 +32,10 @@ export const accountMessages = defineMessages({
     common: 'Adgangskoden er for almindelig: den findes på listen over kendte og lækkede adgangskoder.',
     containsName: 'Adgangskoden indeholder et navn, der er let at gætte ("{part}").',
     mismatch: 'De to nye adgangskoder er ikke ens.',
+    codeLabel: 'Kode fra din godkendelsesapp',
+    codeHint: 'Du har slået totrinsbekræftelse til: skriv den 6-cifrede kode, som appen viser lige nu. En gendannelseskode kan ikke bruges her.',
+    codeRequired: 'Skriv koden fra din godkendelsesapp.',
+    codeWrong: 'Koden er forkert eller allerede brugt. Vent på den næste kode i appen, og prøv igen.',
   },
   en: {
     sessionsTitle: 'Your sessions',
@@ -64,6 +68,10 @@ export const accountMessages = defineMessages({
     common: 'The password is too common: it is on the list of known and leaked passwords.',
     containsName: 'The password contains a name that is easy to guess ("{part}").',
     mismatch: 'The two new passwords do not match.',
+    codeLabel: 'Code from your authenticator app',
+    codeHint: 'You have turned on two-step verification: enter the 6-digit code the app shows right now. A recovery code cannot be used here.',
+    codeRequired: 'Enter the code from your authenticator app.',
+    codeWrong: 'The code is wrong or has already been used. Wait for the next code in the app and try again.',
   },
   sv: {
     sessionsTitle: 'Dina sessioner',
@@ -96,5 +104,9 @@ export const accountMessages = defineMessages({
     common: 'Lösenordet är för vanligt: det finns på listan över kända och läckta lösenord.',
     containsName: 'Lösenordet innehåller ett namn som är lätt att gissa ("{part}").',
     mismatch: 'De två nya lösenorden är inte lika.',
+    codeLabel: 'Kod från din autentiseringsapp',
+    codeHint: 'Du har slagit på tvåstegsverifiering: skriv den 6-siffriga kod som appen visar just nu. En återställningskod kan inte användas här.',
+    codeRequired: 'Skriv koden från din autentiseringsapp.',
+    codeWrong: 'Koden är fel eller har redan använts. Vänta på nästa kod i appen och försök igen.',
   },
 });

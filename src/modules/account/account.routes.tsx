@@ -14,7 +14,7 @@ import { NotFoundError } from '../../platform/errors.ts';
 import { cookieNames, viewContext } from '../../platform/http/server.ts';
 import { rawForm } from '../../platform/http/forms.ts';
 import { sourceFor } from '../../platform/auth/throttle.ts';
-import { changePassword, getPasswordRules } from './password.service.ts';
+import { changePassword, getPasswordForm } from './password.service.ts';
 import { ChangePasswordPage, passwordErrorMessages } from './password.views.tsx';
 import { sendPage } from '../../platform/html/render.ts';
 import { CsrfField, Flash, Layout } from '../../platform/html/layout.tsx';
@@ -44,10 +44,10 @@ export function registerAccount(app: FastifyInstance, deps: AppDeps) {
 
   app.get('/account/password', routeConfig, async (req, reply) => {
     const actor = req.actor as Actor;
-    const rules = await getPasswordRules(deps, actor);
+    const form = await getPasswordForm(deps, actor);
     const vc = viewContext(req);
     const flash = (req.query as Record<string, unknown>).changed === '1' ? translator(vc.lang, accountMessages)('passwordChanged') : undefined;
-    return sendPage(reply, <ChangePasswordPage vc={vc} minLength={rules.minLength} flash={flash} />);
+    return sendPage(reply, <ChangePasswordPage vc={vc} minLength={form.minLength} needsCode={form.needsCode} flash={flash} />);
   });
 
   app.post('/account/password', routeConfig, async (req, reply) => {
@@ -58,6 +58,7 @@ export function registerAccount(app: FastifyInstance, deps: AppDeps) {
     const field = (name: string) => form[name] ?? '';
     const result = await changePassword(deps, actor, {
       current: field('current'),
+      code: field('code'),
       next: field('next'),
       repeat: field('repeat'),
       source: sourceOf(req),
@@ -65,9 +66,9 @@ export function registerAccount(app: FastifyInstance, deps: AppDeps) {
       userAgent: req.headers['user-agent'],
     });
     if (!result.ok) {
-      const rules = await getPasswordRules(deps, actor);
+      const form = await getPasswordForm(deps, actor);
       const vc = viewContext(req);
-      return sendPage(reply, <ChangePasswordPage vc={vc} minLength={rules.minLength} errors={passwordErrorMessages(vc, result.errors)} />, 422);
+      return sendPage(reply, <ChangePasswordPage vc={vc} minLength={form.minLength} needsCode={form.needsCode} errors={passwordErrorMessages(vc, result.errors)} />, 422);
     }
     reply.setCookie(names.session, result.token, { path: '/', httpOnly: true, sameSite: 'lax', secure });
     return reply.redirect('/account/password?changed=1', 303);

@@ -8,6 +8,13 @@
  * transaction: the Argon2id hash is stored, every session and half-finished login of the person
  * ends (in all their companies), the current browser gets a new session with a new token, and
  * auth.password.changed is audited. Passwords never reach the audit trail or the logs.
+ *
+ * Whoever has a confirmed second factor must also give a current code from the authenticator
+ * (issue 3: "changing e-mail, password or factors needs the current password and second factor
+ * again"); a recovery code is not accepted here. The code is checked with the factor's replay
+ * protection (useTotpCode) and only once everything else on the form is right, so a form refused
+ * for another reason never spends a code. A missing or wrong code refuses the change and counts
+ * as one failed M7 attempt, like a wrong current password (at most one failure per request).
  * Hashing runs outside transactions, so a slow hash never holds a database connection.
  */
 import { sql } from 'kysely';
@@ -18,12 +25,19 @@ import { withTenant, type Tx } from '../../platform/db/context.ts';
 import { audit, whoFromActor } from '../../platform/audit/audit.ts';
 import { createSession } from '../../platform/auth/sessions.ts';
 import { checkThrottle, recordFailure, subjectFor } from '../../platform/auth/throttle.ts';
+import { hasConfirmedFactor, useTotpCode } from '../twofactor/twofactor.repository.ts';
+import { ownerOf } from '../twofactor/twofactor.policy.ts';
 import { checkNewPassword, minLengthForCompanies, STAFF_MIN_PASSWORD_LENGTH, type PasswordProblem } from '../../platform/auth/password-policy.ts';
 
 export type PasswordRules = { minLength: number; names: string[] };
 
+/** What the change-password page needs: the minimum length, and whether it asks for a code. */
+export type PasswordForm = { minLength: number; needsCode: boolean };
+
 export type ChangePasswordInput = {
   current: string;
+  /** The current code from the authenticator; only asked of people with a confirmed factor. */
+  code: string;
   next: string;
   repeat: string;
   source: string;
@@ -35,6 +49,7 @@ export type ChangePasswordErrors = {
   current?: 'required' | 'wrong';
   next?: 'required' | PasswordProblem[];
   repeat?: 'mismatch';
+  code?: 'required' | 'wrong';
 };
 
 export type ChangePasswordResult = { ok: true; token: string } | { ok: false; errors: ChangePasswordErrors };
@@ -60,8 +75,11 @@ async function rulesFor(trx: Tx, actor: Actor): Promise<PasswordRules> {
   };
 }
 
-export async function getPasswordRules(deps: AppDeps, actor: Actor): Promise<PasswordRules> {
-  return withTenant(deps.database, dbContextFor(actor), (trx) => rulesFor(trx, actor));
+export async function getPasswordForm(deps: AppDeps, actor: Actor): Promise<PasswordForm> {
+  return withTenant(deps.database, dbContextFor(actor), async (trx) => ({
+    minLength: (await rulesFor(trx, actor)).minLength,
+    needsCode: await hasConfirmedFactor(trx, ownerOf(actor)),
+  }));
 }
 
 async function passwordHashOf(trx: Tx, actor: Actor): Promise<string | null | undefined> {
@@ -78,6 +96,7 @@ export async function changePassword(deps: AppDeps, actor: Actor, input: ChangeP
     throttle: await checkThrottle(trx, subject, input.source, deps.clock.now()),
     hash: await passwordHashOf(trx, actor),
     rules: await rulesFor(trx, actor),
+    needsCode: await hasConfirmedFactor(trx, ownerOf(actor)),
   }));
 
   const errors: ChangePasswordErrors = {};
@@ -93,27 +112,36 @@ export async function changePassword(deps: AppDeps, actor: Actor, input: ChangeP
   // source is told only "wrong", like at the login.
   const currentOk = input.current !== '' && (await deps.hasher.verify(found.hash, input.current)) && !found.throttle.blocked;
   if (input.current !== '' && !currentOk) errors.current = 'wrong';
+  if (found.needsCode && input.code.trim() === '') errors.code = 'required';
 
-  if (Object.keys(errors).length > 0) {
-    await withTenant(deps.database, ctxWithEmail(actor), async (trx) => {
-      const who = whoFromActor(actor, input.ip);
-      const reasons = [
-        errors.current ? `current_${errors.current}` : '',
-        errors.next === 'required' ? 'new_required' : (errors.next ?? []).map((p) => p.code).join(','),
-        errors.repeat ?? '',
-      ].filter(Boolean);
-      await audit(trx, who, { type: 'auth.password.rejected', data: { reasons: reasons.join(',') } });
-      if (errors.current === 'wrong') {
-        const started = await recordFailure(trx, subject, input.source, found.throttle.knownSource, deps.clock.now());
-        for (const scope of started) await audit(trx, who, { type: 'auth.lockout', data: { scope } });
-      }
-    });
+  /** Audits the refusal and counts one failed M7 attempt when the password or the code failed. */
+  const refuse = async (trx: Tx): Promise<ChangePasswordResult> => {
+    const who = whoFromActor(actor, input.ip);
+    const reasons = [
+      errors.current ? `current_${errors.current}` : '',
+      errors.next === 'required' ? 'new_required' : (errors.next ?? []).map((p) => p.code).join(','),
+      errors.repeat ?? '',
+      errors.code ? `code_${errors.code}` : '',
+    ].filter(Boolean);
+    await audit(trx, who, { type: 'auth.password.rejected', data: { reasons: reasons.join(',') } });
+    if (errors.code === 'wrong') await audit(trx, who, { type: 'auth.second_factor.failed', data: { step: 'password_change' } });
+    if (errors.current === 'wrong' || errors.code) {
+      const started = await recordFailure(trx, subject, input.source, found.throttle.knownSource, deps.clock.now());
+      for (const scope of started) await audit(trx, who, { type: 'auth.lockout', data: { scope } });
+    }
     return { ok: false, errors };
-  }
+  };
+
+  if (Object.keys(errors).length > 0) return withTenant(deps.database, ctxWithEmail(actor), refuse);
 
   const newHash = await deps.hasher.hash(input.next);
   const now = deps.clock.now();
-  return withTenant(deps.database, dbContextFor(actor), async (trx) => {
+  return withTenant(deps.database, ctxWithEmail(actor), async (trx) => {
+    // The code last, in the same transaction as the change: spent only by a change that happens.
+    if (found.needsCode && !(await useTotpCode(trx, ownerOf(actor), input.code, now, false))) {
+      errors.code = 'wrong';
+      return refuse(trx);
+    }
     let ended: number;
     if (actor.kind === 'user') {
       await trx.updateTable('users').set({ password_hash: newHash }).where('id', '=', actor.userId).execute();
