@@ -12,6 +12,7 @@ import { registerOrg } from './modules/org/org.routes.tsx';
 import { registerStaff } from './modules/staff/staff.routes.tsx';
 import { registerAccount } from './modules/account/account.routes.tsx';
 import { registerTwoFactor } from './modules/twofactor/twofactor.routes.tsx';
+import { registerCompanySettings } from './modules/companysettings/companysettings.routes.tsx';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = await buildHttp(deps);
@@ -22,5 +23,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerStaff(app, deps);
   registerAccount(app, deps);
   registerTwoFactor(app, deps);
+  registerCompanySettings(app, deps);
   return app;
 }

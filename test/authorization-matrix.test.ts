@@ -63,6 +63,8 @@ const MATRIX: Record<string, Row> = {
   'POST /org/employees/:id/rehire': { allow: ORG },
   'POST /org/employees/:id/unlock': { allow: ['admin'] },
   'POST /org/delegations': { allow: ['admin'] },
+  'GET /org/settings/security': { allow: ['admin'] },
+  'POST /org/settings/security': { allow: ['admin'] },
   'POST /org/delegations/:id/delete': { allow: ['admin'] },
 };
 

@@ -6,11 +6,14 @@
  *
  * Two-factor (M2): when the account has a confirmed factor, or is platform staff (who must have
  * one), a correct password creates no session, only a pending login (second-factor.service.ts).
+ * A company may also require two-factor for everyone or for admins and leaders
+ * (companies.require_two_factor): such users without a confirmed factor are sent to enrol.
  * The throttle's success is recorded only after the second factor, so wrong passwords and wrong
  * codes count together towards the M7 block.
  */
 import type { AppDeps } from '../../platform/deps.ts';
-import { enterContext, withTenant } from '../../platform/db/context.ts';
+import { enterContext, withTenant, type Tx } from '../../platform/db/context.ts';
+import type { EmploymentRole, RequireTwoFactor } from '../../platform/db/schema.ts';
 import { createSession, destroySession } from '../../platform/auth/sessions.ts';
 import type { Actor } from '../../platform/auth/actor.ts';
 import { audit } from '../../platform/audit/audit.ts';
@@ -76,7 +79,7 @@ export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResu
     const result = await withTenant(deps.database, { userId }, async (trx) => {
       const employment = await trx
         .selectFrom('employments')
-        .select(['id', 'company_id'])
+        .select(['id', 'company_id', 'role'])
         .where('user_id', '=', userId)
         .where('fired_at', 'is', null)
         .orderBy('created_at')
@@ -84,10 +87,15 @@ export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResu
       if (!employment) return undefined;
       await enterContext(trx, { userId, companyId: employment.company_id, lookupEmail: email });
       if (newHash) await trx.updateTable('users').set({ password_hash: newHash }).where('id', '=', userId).execute();
-      if (await hasConfirmedFactor(trx, { userId })) {
+      const confirmed = await hasConfirmedFactor(trx, { userId });
+      // The company may require two-factor for everyone or for admins and leaders: without a
+      // confirmed factor such a user must enrol before getting a session (as staff do).
+      const mustEnrol = !confirmed && (await companyRequiresTwoFactor(trx, employment.company_id, employment.role));
+      if (mustEnrol) await enrolmentSecret(trx, { userId }, now);
+      if (confirmed || mustEnrol) {
         const pendingToken = randomToken();
         await createPendingLogin(trx, {
-          token_hash: sha256Hex(pendingToken), user_id: userId, staff_id: null, company_id: employment.company_id, purpose: 'verify',
+          token_hash: sha256Hex(pendingToken), user_id: userId, staff_id: null, company_id: employment.company_id, purpose: confirmed ? 'verify' : 'enrol',
           lookup_email: email, source, next: input.next || null, ip: input.ip, user_agent: input.userAgent?.slice(0, 300) ?? null, now,
         });
         return { step: 'second_factor', pendingToken } as const;
@@ -123,6 +131,18 @@ export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResu
     for (const scope of started) await audit(trx, who, { type: 'auth.lockout', data: { scope } });
   });
   return { ok: false };
+}
+
+/** Whether the company's two-factor setting covers this role (companies.require_two_factor). */
+async function companyRequiresTwoFactor(trx: Tx, companyId: string, role: EmploymentRole): Promise<boolean> {
+  const company = await trx.selectFrom('companies').select('require_two_factor').where('id', '=', companyId).executeTakeFirst();
+  return twoFactorRequiredFor(company?.require_two_factor ?? 'none', role);
+}
+
+export function twoFactorRequiredFor(setting: RequireTwoFactor, role: EmploymentRole): boolean {
+  if (setting === 'everyone') return true;
+  if (setting === 'admins_leaders') return role === 'company_admin' || role === 'leader';
+  return false;
 }
 
 export async function logout(deps: AppDeps, actor: Actor, ip: string): Promise<void> {

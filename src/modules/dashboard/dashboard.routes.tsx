@@ -6,6 +6,7 @@ import { Layout, roleLabel, type ViewContext } from '../../platform/html/layout.
 import { formatNumber, translator } from '../../platform/i18n/i18n.ts';
 import { common } from '../../platform/html/common.i18n.ts';
 import { dashboardMessages } from './dashboard.i18n.ts';
+import { companySettingsMessages } from '../companysettings/companysettings.i18n.ts';
 import { getDashboard, type Dashboard } from './dashboard.service.ts';
 import { responsibilityLabel } from '../org/responsibilities.ts';
 
@@ -72,6 +73,9 @@ function DashboardPage(props: { vc: ViewContext; data: Dashboard }) {
             </dl>
             <p>
               <a href="/org">{t('manageOrg')}</a>
+            </p>
+            <p>
+              <a href="/org/settings/security">{translator(lang, companySettingsMessages)('title')}</a>
             </p>
           </section>
         ) : null}

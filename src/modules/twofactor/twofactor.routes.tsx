@@ -12,9 +12,8 @@ import { cookieNames, viewContext } from '../../platform/http/server.ts';
 import { sendPage } from '../../platform/html/render.ts';
 import { rawForm } from '../../platform/http/forms.ts';
 import { translator } from '../../platform/i18n/i18n.ts';
-import { confirmTwoFactor, getTwoFactorStatus, removeTwoFactor, startTwoFactor } from './twofactor.service.ts';
+import { confirmTwoFactor, getTwoFactorStatus, mayRemoveNow, removeTwoFactor, startTwoFactor } from './twofactor.service.ts';
 import { AccountTwoFactorPage, enrolmentQr, RecoveryCodesPage, type AccountTwoFactorState } from './twofactor.views.tsx';
-import { mayRemoveSecondFactor } from './twofactor.policy.ts';
 import { twoFactorMessages } from './twofactor.i18n.ts';
 
 const PAGE = '/account/two-factor';
@@ -34,7 +33,7 @@ export function registerTwoFactor(app: FastifyInstance, deps: AppDeps) {
       s.state === 'enrolling'
         ? { state: 'enrolling', qr: await enrolmentQr(s.secret, actor.email) }
         : s.state === 'on'
-          ? { state: 'on', confirmedAt: s.confirmedAt, unusedCodes: s.unusedCodes, mayRemove: mayRemoveSecondFactor(actor) }
+          ? { state: 'on', confirmedAt: s.confirmedAt, unusedCodes: s.unusedCodes, mayRemove: await mayRemoveNow(deps, actor) }
           : { state: 'off' };
     return sendPage(reply, <AccountTwoFactorPage vc={viewContext(req)} status={view} error={opts.error} flash={opts.flash} />, status);
   };

@@ -7,6 +7,7 @@
  * (same account, same source), so this form is no side door for guessing. A factor counts only
  * once a code from it has been accepted; the ten recovery codes are made then and shown once.
  */
+import { twoFactorRequiredFor } from '../auth/auth.service.ts';
 import type { AppDeps } from '../../platform/deps.ts';
 import type { Actor } from '../../platform/auth/actor.ts';
 import { dbContextFor } from '../../platform/auth/actor.ts';
@@ -85,8 +86,20 @@ export async function confirmTwoFactor(deps: AppDeps, actor: Actor, input: { cod
   });
 }
 
+/**
+ * Whether this person may turn their factor off: never staff (M2), and never a user whose
+ * company requires two-factor for their role (companies.require_two_factor).
+ */
+export async function mayRemoveNow(deps: AppDeps, actor: Actor): Promise<boolean> {
+  if (!mayRemoveSecondFactor(actor) || actor.kind !== 'user') return false;
+  return withTenant(deps.database, { companyId: actor.companyId, userId: actor.userId }, async (trx) => {
+    const company = await trx.selectFrom('companies').select('require_two_factor').where('id', '=', actor.companyId).executeTakeFirst();
+    return !twoFactorRequiredFor(company?.require_two_factor ?? 'none', actor.role);
+  });
+}
+
 export async function removeTwoFactor(deps: AppDeps, actor: Actor, input: { password: string; code: string; source: string; ip: string }): Promise<'ok' | 'wrong'> {
-  if (!mayRemoveSecondFactor(actor)) throw new NotFoundError();
+  if (!(await mayRemoveNow(deps, actor))) throw new NotFoundError();
   const pw = await checkPassword(deps, actor, input.password, input.source);
   return withTenant(deps.database, ctxWithEmail(actor), async (trx) => {
     const owner = ownerOf(actor);

@@ -26,6 +26,7 @@ export type AuditEventType =
   | 'auth.company_switched'
   | 'settings.language_changed'
   | 'company.created'
+  | 'company.security_settings_changed'
   | 'staff.created'
   | 'org.department.created'
   | 'org.department.updated'

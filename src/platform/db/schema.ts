@@ -7,6 +7,7 @@ type Json = ColumnType<Record<string, unknown>, string | Record<string, unknown>
 export type Language = 'da' | 'en' | 'sv';
 export type EmploymentRole = 'employee' | 'leader' | 'company_admin';
 export type StaffRole = 'operator' | 'support';
+export type RequireTwoFactor = 'none' | 'admins_leaders' | 'everyone';
 
 export interface CompaniesTable {
   id: string;
@@ -14,6 +15,7 @@ export interface CompaniesTable {
   status: ColumnType<'active' | 'terminating', 'active' | 'terminating' | undefined>;
   default_language: ColumnType<Language, Language | undefined>;
   min_password_length: ColumnType<number, number | undefined>;
+  require_two_factor: ColumnType<RequireTwoFactor, RequireTwoFactor | undefined>;
   created_at: Timestamp;
 }
 

@@ -1,0 +1,51 @@
+import { defineMessages } from '../../platform/i18n/i18n.ts';
+
+export const companySettingsMessages = defineMessages({
+  da: {
+    title: 'Sikkerhedsindstillinger',
+    intro: 'Disse indstillinger gælder for alle i virksomheden.',
+    minLengthLabel: 'Mindste længde på adgangskoder',
+    minLengthHint: 'Et helt tal fra 8 til 128 tegn. Gælder for nye adgangskoder; eksisterende adgangskoder virker fortsat.',
+    minLengthInvalid: 'Skriv et helt tal fra 8 til 128.',
+    twoFactorLegend: 'Totrinsbekræftelse er påkrævet for',
+    twoFactorNone: 'Ingen (den enkelte vælger selv)',
+    twoFactorAdminsLeaders: 'Administratorer og ledere',
+    twoFactorEveryone: 'Alle',
+    twoFactorHint: 'Brugere uden totrinsbekræftelse skal sætte den op, næste gang de logger ind.',
+    twoFactorInvalid: 'Vælg hvem der skal bruge totrinsbekræftelse.',
+    saveButton: 'Gem',
+    saved: 'Sikkerhedsindstillingerne er gemt.',
+  },
+  en: {
+    title: 'Security settings',
+    intro: 'These settings apply to everyone in the company.',
+    minLengthLabel: 'Minimum password length',
+    minLengthHint: 'A whole number from 8 to 128 characters. Applies to new passwords; existing passwords keep working.',
+    minLengthInvalid: 'Enter a whole number from 8 to 128.',
+    twoFactorLegend: 'Two-step verification is required for',
+    twoFactorNone: 'No one (each person chooses)',
+    twoFactorAdminsLeaders: 'Admins and leaders',
+    twoFactorEveryone: 'Everyone',
+    twoFactorHint: 'Users without two-step verification must set it up the next time they log in.',
+    twoFactorInvalid: 'Choose who must use two-step verification.',
+    saveButton: 'Save',
+    saved: 'The security settings have been saved.',
+  },
+  sv: {
+    title: 'Säkerhetsinställningar',
+    intro: 'Inställningarna gäller för alla i företaget.',
+    minLengthLabel: 'Minsta längd på lösenord',
+    minLengthHint: 'Ett heltal från 8 till 128 tecken. Gäller nya lösenord; befintliga lösenord fungerar fortfarande.',
+    minLengthInvalid: 'Ange ett heltal från 8 till 128.',
+    twoFactorLegend: 'Tvåstegsverifiering krävs för',
+    twoFactorNone: 'Ingen (var och en väljer själv)',
+    twoFactorAdminsLeaders: 'Administratörer och chefer',
+    twoFactorEveryone: 'Alla',
+    twoFactorHint: 'Användare utan tvåstegsverifiering måste aktivera den nästa gång de loggar in.',
+    twoFactorInvalid: 'Välj vilka som måste använda tvåstegsverifiering.',
+    saveButton: 'Spara',
+    saved: 'Säkerhetsinställningarna har sparats.',
+  },
+});
+
+export type CompanySettingsKey = keyof (typeof companySettingsMessages)['en'];
