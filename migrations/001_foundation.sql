@@ -178,10 +178,13 @@ create index audit_company_time on audit_events (company_id, created_at desc);
 -- Row-level security: enabled and forced on every table the app role can reach.
 alter table companies enable row level security;
 alter table companies force row level security;
-create policy companies_tenant on companies
+create policy companies_tenant on companies for select
   -- Staff see the company list (name, id, status); nothing inside a company (M13).
   using (id = app_company_id() or app_staff_id() is not null
     or exists (select 1 from employments e where e.company_id = companies.id and e.user_id = app_user_id()));
+-- Only the session's own company can be changed; companies are created and purged by the system.
+create policy companies_update on companies for update
+  using (id = app_company_id()) with check (id = app_company_id());
 
 alter table users enable row level security;
 alter table users force row level security;
@@ -242,8 +245,9 @@ create policy audit_read on audit_events for select
 create policy audit_insert on audit_events for insert
   with check (company_id is null or company_id = app_company_id());
 
-grant select, insert, update, delete on companies, departments, teams, employments,
-  delegations, sessions to samtale_app;
+grant select, insert, update, delete on departments, teams, employments, delegations, sessions
+  to samtale_app;
+grant select, update on companies to samtale_app;
 -- A login identity may be shared by several companies: the app role never deletes one (a cascade
 -- would reach other companies' rows); purges of identities are system jobs.
 grant select, insert, update on users to samtale_app;

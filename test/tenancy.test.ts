@@ -102,6 +102,22 @@ describe('M8 queries through the app role', () => {
     expect(Number(deleted.numDeletedRows)).toBe(0);
   });
 
+  it('only the session\'s own company row can be changed, even by someone employed in both', async () => {
+    await unsafeSystemTransaction(t.deps.database, (trx) =>
+      trx.insertInto('employments').values({ id: crypto.randomUUID(), company_id: b.companyId, user_id: a.admin.userId, role: 'employee', team_id: b.teamId, department_id: null, fired_at: null, fired_by: null }).execute(),
+    );
+    // The policy lets this person see company B (to switch to it) but not change it.
+    const seen = await withTenant(t.deps.database, { companyId: a.companyId, userId: a.admin.userId }, (trx) => trx.selectFrom('companies').select('id').where('id', '=', b.companyId).execute());
+    expect(seen).toHaveLength(1);
+    const both = await withTenant(t.deps.database, { companyId: a.companyId, userId: a.admin.userId }, (trx) =>
+      trx.updateTable('companies').set({ name: 'Renamed from A' }).where('id', '=', b.companyId).executeTakeFirst(),
+    );
+    expect(Number(both.numUpdatedRows)).toBe(0);
+    await expect(
+      withTenant(t.deps.database, { companyId: a.companyId, userId: a.admin.userId }, (trx) => trx.deleteFrom('companies').where('id', '=', a.companyId).execute()),
+    ).rejects.toThrow();
+  });
+
   it('the audit trail is append-only for the app role', async () => {
     await expect(
       withTenant(t.deps.database, { companyId: a.companyId, userId: a.admin.userId }, (trx) => trx.deleteFrom('audit_events').execute()),
