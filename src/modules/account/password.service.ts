@@ -17,6 +17,7 @@
  * as one failed M7 attempt, like a wrong current password (at most one failure per request).
  * Hashing runs outside transactions, so a slow hash never holds a database connection.
  */
+import { ownAccountContext, passwordHashOf } from '../../platform/auth/own-account.ts';
 import { sql } from 'kysely';
 import type { AppDeps } from '../../platform/deps.ts';
 import type { Actor } from '../../platform/auth/actor.ts';
@@ -54,7 +55,6 @@ export type ChangePasswordErrors = {
 
 export type ChangePasswordResult = { ok: true; token: string } | { ok: false; errors: ChangePasswordErrors };
 
-const ctxWithEmail = (actor: Actor) => ({ ...dbContextFor(actor), lookupEmail: actor.email });
 
 /** The minimum and the guessable names that apply to this person's next password. */
 async function rulesFor(trx: Tx, actor: Actor): Promise<PasswordRules> {
@@ -82,17 +82,9 @@ export async function getPasswordForm(deps: AppDeps, actor: Actor): Promise<Pass
   }));
 }
 
-async function passwordHashOf(trx: Tx, actor: Actor): Promise<string | null | undefined> {
-  const row =
-    actor.kind === 'user'
-      ? await trx.selectFrom('users').select('password_hash').where('id', '=', actor.userId).executeTakeFirst()
-      : await trx.selectFrom('staff_accounts').select('password_hash').where('id', '=', actor.staffId).executeTakeFirst();
-  return row?.password_hash;
-}
-
 export async function changePassword(deps: AppDeps, actor: Actor, input: ChangePasswordInput): Promise<ChangePasswordResult> {
   const subject = subjectFor(actor.email);
-  const found = await withTenant(deps.database, ctxWithEmail(actor), async (trx) => ({
+  const found = await withTenant(deps.database, ownAccountContext(actor), async (trx) => ({
     throttle: await checkThrottle(trx, subject, input.source, deps.clock.now()),
     hash: await passwordHashOf(trx, actor),
     rules: await rulesFor(trx, actor),
@@ -132,11 +124,11 @@ export async function changePassword(deps: AppDeps, actor: Actor, input: ChangeP
     return { ok: false, errors };
   };
 
-  if (Object.keys(errors).length > 0) return withTenant(deps.database, ctxWithEmail(actor), refuse);
+  if (Object.keys(errors).length > 0) return withTenant(deps.database, ownAccountContext(actor), refuse);
 
   const newHash = await deps.hasher.hash(input.next);
   const now = deps.clock.now();
-  return withTenant(deps.database, ctxWithEmail(actor), async (trx) => {
+  return withTenant(deps.database, ownAccountContext(actor), async (trx) => {
     // The code last, in the same transaction as the change: spent only by a change that happens.
     if (found.needsCode && !(await useTotpCode(trx, ownerOf(actor), input.code, now, false))) {
       errors.code = 'wrong';

@@ -8,35 +8,8 @@ import { CsrfField, ErrorSummary, Flash, Layout, TextField } from '../../platfor
 import { translator } from '../../platform/i18n/i18n.ts';
 import type { ChangePasswordErrors } from './password.service.ts';
 import { accountMessages } from './account.i18n.ts';
-
-/** The current code from the authenticator (only for people with a confirmed second factor). */
-function CodeField(props: { label: string; hint: string; error?: string | undefined }) {
-  return (
-    <div class={props.error ? 'field has-error' : 'field'}>
-      <label for="code">{props.label}</label>
-      <p class="hint" id="code-hint">
-        {props.hint}
-      </p>
-      {props.error ? (
-        <p class="field-error" id="code-error">
-          {props.error}
-        </p>
-      ) : null}
-      <input
-        id="code"
-        name="code"
-        type="text"
-        inputmode="numeric"
-        pattern="[0-9 ]*"
-        autocomplete="one-time-code"
-        maxLength={8}
-        required
-        aria-invalid={props.error ? 'true' : undefined}
-        aria-describedby={props.error ? 'code-hint code-error' : 'code-hint'}
-      />
-    </div>
-  );
-}
+// The current code from the authenticator (only for people with a confirmed second factor).
+import { CodeField } from '../twofactor/twofactor.views.tsx';
 
 export function passwordErrorMessages(vc: ViewContext, errors: ChangePasswordErrors): Record<string, string> {
   const t = translator(vc.lang, accountMessages);
@@ -84,7 +57,7 @@ export function ChangePasswordPage(props: { vc: ViewContext; minLength: number; 
           error={errors.next}
         />
         <TextField name="repeat" type="password" label={t('repeatPassword')} autocomplete="new-password" required error={errors.repeat} />
-        {props.needsCode ? <CodeField label={t('codeLabel')} hint={t('codeHint')} error={errors.code} /> : null}
+        {props.needsCode ? <CodeField name="code" label={t('codeLabel')} hint={t('codeHint')} error={errors.code} /> : null}
         <button type="submit">{t('savePassword')}</button>
       </form>
       <p>

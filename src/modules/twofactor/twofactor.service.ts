@@ -7,6 +7,7 @@
  * (same account, same source), so this form is no side door for guessing. A factor counts only
  * once a code from it has been accepted; the ten recovery codes are made then and shown once.
  */
+import { ownAccountContext, passwordHashOf } from '../../platform/auth/own-account.ts';
 import { twoFactorRequiredFor } from '../auth/auth.service.ts';
 import type { AppDeps } from '../../platform/deps.ts';
 import type { Actor } from '../../platform/auth/actor.ts';
@@ -23,7 +24,6 @@ export type TwoFactorStatus =
   | { state: 'enrolling'; secret: string }
   | { state: 'on'; confirmedAt: Date; unusedCodes: number };
 
-const ctxWithEmail = (actor: Actor) => ({ ...dbContextFor(actor), lookupEmail: actor.email });
 
 export async function getTwoFactorStatus(deps: AppDeps, actor: Actor): Promise<TwoFactorStatus> {
   return withTenant(deps.database, dbContextFor(actor), async (trx) => {
@@ -35,18 +35,10 @@ export async function getTwoFactorStatus(deps: AppDeps, actor: Actor): Promise<T
   });
 }
 
-async function passwordHashOf(trx: Tx, actor: Actor): Promise<string | null | undefined> {
-  const row =
-    actor.kind === 'user'
-      ? await trx.selectFrom('users').select('password_hash').where('id', '=', actor.userId).executeTakeFirst()
-      : await trx.selectFrom('staff_accounts').select('password_hash').where('id', '=', actor.staffId).executeTakeFirst();
-  return row?.password_hash;
-}
-
 /** Checks the current password under the M7 throttle. */
 async function checkPassword(deps: AppDeps, actor: Actor, password: string, source: string): Promise<{ ok: boolean; knownSource: boolean }> {
   const subject = subjectFor(actor.email);
-  const found = await withTenant(deps.database, ctxWithEmail(actor), async (trx) => ({
+  const found = await withTenant(deps.database, ownAccountContext(actor), async (trx) => ({
     throttle: await checkThrottle(trx, subject, source, deps.clock.now()),
     hash: await passwordHashOf(trx, actor),
   }));
@@ -64,7 +56,7 @@ async function countFailure(trx: Tx, deps: AppDeps, actor: Actor, source: string
 
 export async function startTwoFactor(deps: AppDeps, actor: Actor, input: { password: string; source: string; ip: string }): Promise<'ok' | 'wrong' | 'already'> {
   const pw = await checkPassword(deps, actor, input.password, input.source);
-  return withTenant(deps.database, ctxWithEmail(actor), async (trx) => {
+  return withTenant(deps.database, ownAccountContext(actor), async (trx) => {
     if (!pw.ok) {
       await countFailure(trx, deps, actor, input.source, pw.knownSource, input.ip);
       return 'wrong';
@@ -101,7 +93,7 @@ export async function mayRemoveNow(deps: AppDeps, actor: Actor): Promise<boolean
 export async function removeTwoFactor(deps: AppDeps, actor: Actor, input: { password: string; code: string; source: string; ip: string }): Promise<'ok' | 'wrong'> {
   if (!(await mayRemoveNow(deps, actor))) throw new NotFoundError();
   const pw = await checkPassword(deps, actor, input.password, input.source);
-  return withTenant(deps.database, ctxWithEmail(actor), async (trx) => {
+  return withTenant(deps.database, ownAccountContext(actor), async (trx) => {
     const owner = ownerOf(actor);
     const codeOk = pw.ok && (await useTotpCode(trx, owner, input.code, deps.clock.now(), false));
     if (!codeOk) {

@@ -18,7 +18,7 @@ export async function enrolmentQr(secret: string, accountLabel: string): Promise
 }
 
 /** A one-time-code input: numeric keyboard, and the browser may fill it from an SMS or app. */
-function CodeField(props: { name: string; label: string; hint: string; error?: string | undefined }) {
+export function CodeField(props: { name: string; label: string; hint: string; error?: string | undefined }) {
   const hintId = `${props.name}-hint`;
   const errId = `${props.name}-error`;
   return (
