@@ -204,6 +204,26 @@ function Delegations(props: {
 
 export type DetailPageState = { edit?: FormState; grant?: FormState; delete?: string };
 
+/** Every problem on a department or team page, for the one error summary at its top. */
+function detailErrors(state: DetailPageState | undefined): Record<string, string> {
+  return { ...(state?.edit?.errors ?? {}), ...(state?.grant?.errors ?? {}), ...(state?.delete ? { delete: state.delete } : {}) };
+}
+
+/** The frame shared by the department and team pages: back link, heading, flash, problems. */
+function DetailFrame(props: { vc: ViewContext; title: string; flash?: string | undefined; errors: Record<string, string>; children: ComponentChildren }) {
+  return (
+    <Layout vc={props.vc} title={props.title}>
+      <p>
+        <a href="/org">{tr(props.vc.lang)('backToOrg')}</a>
+      </p>
+      <h1>{props.title}</h1>
+      <Flash message={props.flash} />
+      <ErrorSummary lang={props.vc.lang} errors={props.errors} />
+      {props.children}
+    </Layout>
+  );
+}
+
 export function DepartmentPage(props: { vc: ViewContext; data: DepartmentPageData; state?: DetailPageState; flash?: string | undefined }) {
   const { vc, data } = props;
   const lang = vc.lang;
@@ -211,16 +231,10 @@ export function DepartmentPage(props: { vc: ViewContext; data: DepartmentPageDat
   const c = translator(lang, common);
   const d = data.department;
   const edit = props.state?.edit;
-  const errors = { ...(edit?.errors ?? {}), ...(props.state?.grant?.errors ?? {}), ...(props.state?.delete ? { delete: props.state.delete } : {}) };
+  const errors = detailErrors(props.state);
   const title = t('departmentTitle', { name: d.name });
   return (
-    <Layout vc={vc} title={title}>
-      <p>
-        <a href="/org">{t('backToOrg')}</a>
-      </p>
-      <h1>{title}</h1>
-      <Flash message={props.flash} />
-      <ErrorSummary lang={lang} errors={errors} />
+    <DetailFrame vc={vc} title={title} flash={props.flash} errors={errors}>
       {data.isRoot ? <p class="notice">{t('rootNote')}</p> : !data.can.move ? <p class="notice">{t('delegatedNote')}</p> : null}
       <div class="grid">
         <section class="card" aria-labelledby="edit-h">
@@ -304,7 +318,7 @@ export function DepartmentPage(props: { vc: ViewContext; data: DepartmentPageDat
           </form>
         </section>
       ) : null}
-    </Layout>
+    </DetailFrame>
   );
 }
 
@@ -317,16 +331,10 @@ export function TeamPage(props: { vc: ViewContext; data: TeamPageData; state?: D
   const c = translator(lang, common);
   const team = data.team;
   const edit = props.state?.edit;
-  const errors = { ...(edit?.errors ?? {}), ...(props.state?.grant?.errors ?? {}), ...(props.state?.delete ? { delete: props.state.delete } : {}) };
+  const errors = detailErrors(props.state);
   const title = t('teamTitle', { name: team.name });
   return (
-    <Layout vc={vc} title={title}>
-      <p>
-        <a href="/org">{t('backToOrg')}</a>
-      </p>
-      <h1>{title}</h1>
-      <Flash message={props.flash} />
-      <ErrorSummary lang={lang} errors={errors} />
+    <DetailFrame vc={vc} title={title} flash={props.flash} errors={errors}>
       <div class="grid">
         <section class="card" aria-labelledby="edit-h">
           <h2 id="edit-h">{t('editHeading')}</h2>
@@ -391,7 +399,7 @@ export function TeamPage(props: { vc: ViewContext; data: TeamPageData; state?: D
           </button>
         </form>
       </section>
-    </Layout>
+    </DetailFrame>
   );
 }
 

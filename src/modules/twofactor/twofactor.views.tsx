@@ -19,33 +19,7 @@ export async function enrolmentQr(secret: string, accountLabel: string): Promise
 
 /** A one-time-code input: numeric keyboard, and the browser may fill it from an SMS or app. */
 export function CodeField(props: { name: string; label: string; hint: string; error?: string | undefined }) {
-  const hintId = `${props.name}-hint`;
-  const errId = `${props.name}-error`;
-  return (
-    <div class={props.error ? 'field has-error' : 'field'}>
-      <label for={props.name}>{props.label}</label>
-      <p class="hint" id={hintId}>
-        {props.hint}
-      </p>
-      {props.error ? (
-        <p class="field-error" id={errId}>
-          {props.error}
-        </p>
-      ) : null}
-      <input
-        id={props.name}
-        name={props.name}
-        type="text"
-        inputmode="numeric"
-        pattern="[0-9 ]*"
-        autocomplete="one-time-code"
-        maxLength={8}
-        required
-        aria-invalid={props.error ? 'true' : undefined}
-        aria-describedby={props.error ? `${hintId} ${errId}` : hintId}
-      />
-    </div>
-  );
+  return <TextField {...props} required inputMode="numeric" pattern="[0-9 ]*" autocomplete="one-time-code" maxLength={8} />;
 }
 
 function QrPanel(props: { vc: ViewContext; qr: EnrolmentQr }) {

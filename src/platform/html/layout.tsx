@@ -156,6 +156,8 @@ export function TextField(props: {
   maxLength?: number;
   autocomplete?: string;
   hint?: string;
+  inputMode?: 'numeric' | 'text' | 'email';
+  pattern?: string;
 }) {
   const errId = `${props.name}-error`;
   const hintId = `${props.name}-hint`;
@@ -181,6 +183,8 @@ export function TextField(props: {
         required={props.required}
         maxLength={props.maxLength}
         autocomplete={props.autocomplete}
+        inputmode={props.inputMode}
+        pattern={props.pattern}
         aria-invalid={props.error ? 'true' : undefined}
         aria-describedby={describedBy}
       />
