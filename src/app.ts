@@ -10,9 +10,11 @@ import { registerAuth } from './modules/auth/auth.routes.tsx';
 import { registerDashboard } from './modules/dashboard/dashboard.routes.tsx';
 import { registerOrg } from './modules/org/org.routes.tsx';
 import { registerStaff } from './modules/staff/staff.routes.tsx';
+import { registerDevMail } from './modules/devmail/devmail.routes.tsx';
 import { registerAccount } from './modules/account/account.routes.tsx';
 import { registerTwoFactor } from './modules/twofactor/twofactor.routes.tsx';
 import { registerCompanySettings } from './modules/companysettings/companysettings.routes.tsx';
+import { registerRecovery } from './modules/recovery/recovery.routes.tsx';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = await buildHttp(deps);
@@ -21,8 +23,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerDashboard(app, deps);
   registerOrg(app, deps);
   registerStaff(app, deps);
+  registerDevMail(app, deps);
   registerAccount(app, deps);
   registerTwoFactor(app, deps);
   registerCompanySettings(app, deps);
+  registerRecovery(app, deps);
   return app;
 }

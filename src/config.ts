@@ -45,6 +45,19 @@ const schema = z.object({
     .refine((list) => list.every((c) => parseCidr(c) !== undefined), 'must be a comma-separated list of CIDRs, e.g. 10.0.0.0/8,::1/128'),
   ARGON2_MEMORY_KIB: z.coerce.number().int().min(19456).default(19456),
   ARGON2_ITERATIONS: z.coerce.number().int().min(2).default(2),
+  // Mail (src/platform/mail). Without SMTP_URL mails are written as files under <data dir>/mail/.
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/[^/\s]+(:\d+)?\/?$/, 'must look like smtp://[user:password@]host[:port] or smtps://...')
+    .optional(),
+  SMTP_FROM: z.string().min(3).max(254).default('Samtale <no-reply@localhost>'),
+  // With smtp:// the connection must be upgraded with STARTTLS, or the mail is not sent.
+  SMTP_REQUIRE_TLS: bool.default(true),
+  // A PEM file with the CA that signed the SMTP server's certificate (private CAs).
+  SMTP_CA_FILE: z.string().min(1).optional(),
+  MAIL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(10),
+  // How often this node looks for due jobs (mail delivery, cleanups).
+  JOB_TICK_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
 });
 
 export function parseCidr(cidr: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
@@ -74,6 +87,16 @@ export type Config = {
   bodyLimit: number;
   argon2: { memoryCost: number; timeCost: number };
   staffAllowedCidrs: string[];
+  mail: {
+    /** 'file' when no SMTP_URL is set: .eml files under <dataDir>/mail/ and the dev mail page. */
+    transport: 'smtp' | 'file';
+    smtpUrl: string | undefined;
+    from: string;
+    requireTls: boolean;
+    caFile: string | undefined;
+    maxAttempts: number;
+  };
+  jobs: { tickSeconds: number };
 };
 
 export class ConfigError extends Error {}
@@ -120,5 +143,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     bodyLimit: c.BODY_LIMIT_BYTES,
     argon2: { memoryCost: c.ARGON2_MEMORY_KIB, timeCost: c.ARGON2_ITERATIONS },
     staffAllowedCidrs: c.STAFF_ALLOWED_CIDRS,
+    mail: {
+      transport: c.SMTP_URL ? 'smtp' : 'file',
+      smtpUrl: c.SMTP_URL,
+      from: c.SMTP_FROM,
+      requireTls: c.SMTP_REQUIRE_TLS,
+      caFile: c.SMTP_CA_FILE,
+      maxAttempts: c.MAIL_MAX_ATTEMPTS,
+    },
+    jobs: { tickSeconds: c.JOB_TICK_SECONDS },
   };
 }

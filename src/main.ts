@@ -1,5 +1,5 @@
 /**
- * The `samtale` command: serve, migrate, company create, staff create, demo.
+ * The `samtale` command: serve, migrate, company create, staff create, demo, audit verify.
  * One entry point for operators and for `npm start`.
  */
 import { parseArgs } from 'node:util';
@@ -9,10 +9,13 @@ import { migrate } from './platform/db/migrate.ts';
 import { PasswordHasher } from './platform/auth/passwords.ts';
 import { systemClock, type AppDeps } from './platform/deps.ts';
 import { buildApp } from './app.ts';
+import { startJobRunner, type JobRunner } from './platform/jobs/jobs.ts';
+import { closeMailTransport } from './platform/mail/transport.ts';
 import { httpsRedirectServer } from './platform/http/redirect.ts';
 import { seedDemoIfEmpty } from './modules/demo/demo.ts';
 import { unsafeCreateCompany, unsafeCreateStaff } from './modules/companies/companies.service.ts';
 import { ValidationError } from './platform/errors.ts';
+import { unsafeVerifyAuditChains } from './platform/audit/verify.ts';
 
 const HELP = `samtale <command> [options]
 
@@ -24,6 +27,7 @@ Commands:
   staff create --email E --name N --role operator|support
                               create a platform staff account (password printed once)
   demo                        create the demo company if the database is empty
+  audit verify [--company ID] check the audit trail's hash chains; exit 1 at the first broken link
 
 Configuration comes from environment variables; see docs/operations.md.`;
 
@@ -61,6 +65,25 @@ async function main(argv: string[]): Promise<number> {
       printDemo(creds, config);
       await deps.database.close();
       return 0;
+    }
+    case 'audit': {
+      if (sub !== 'verify') break;
+      const { values } = parseArgs({ args: argv.slice(2), options: { company: { type: 'string' } } });
+      if (values.company !== undefined && !/^[0-9a-f-]{36}$/i.test(values.company)) {
+        console.error('--company must be a company id (uuid)');
+        return 2;
+      }
+      const deps = await openDeps(config);
+      try {
+        const reports = await unsafeVerifyAuditChains(deps.database, values.company ? { companyId: values.company } : {});
+        for (const r of reports) {
+          console.log(r.ok ? `ok      ${r.chain}: ${r.rows} rows` : `BROKEN  ${r.chain}: at row ${r.broken?.seq} (${r.broken?.reason}${r.broken?.id ? `, audit id ${r.broken.id}` : ''})`);
+        }
+        if (reports.length === 0) console.log(values.company ? 'No audit rows for that company.' : 'No audit rows yet.');
+        return reports.every((r) => r.ok) ? 0 : 1;
+      } finally {
+        await deps.database.close();
+      }
     }
     case 'company': {
       if (sub !== 'create') break;
@@ -134,10 +157,14 @@ async function serve(config: Config): Promise<number> {
   printDemo(await seedDemoIfEmpty(deps), config);
   const app = await buildApp(deps);
   let closing = false;
+  let jobs: JobRunner | undefined;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'shutting down');
+    // Let a running job (a mail being sent) finish, and start no new one.
+    await jobs?.stop();
+    closeMailTransport(config);
     // Stop accepting, finish in-flight requests, then close the database.
     await app.close();
     await deps.database.close();
@@ -149,6 +176,11 @@ async function serve(config: Config): Promise<number> {
   if (redirect) app.addHook('onClose', async () => void redirect.close());
   await app.listen({ port: config.port, host: config.host });
   redirect?.listen(config.httpRedirectPort, config.host);
+  // Periodic jobs (mail delivery, cleanups); every node runs them, each due run happens once.
+  jobs = startJobRunner(deps, { log: app.log });
+  if (config.env === 'production' && config.mail.transport === 'file') {
+    app.log.warn('SMTP_URL is not set: e-mails are written as files under the data directory and nobody receives them');
+  }
   console.log(`Samtale is running on ${config.tls ? 'https' : 'http'}://localhost:${config.port} (${deps.database.kind})`);
   return await new Promise<number>(() => {});
 }

@@ -35,6 +35,8 @@ const MATRIX: Record<string, Row> = {
   'GET /dashboard': { allow: USERS },
   'POST /switch-company': { allow: USERS },
   'GET /staff/companies': { allow: ['staff'] },
+  // Only with the file mail transport outside production (the test default).
+  'GET /staff/dev/mail': { allow: ['staff'] },
   'GET /account/sessions': { allow: [...USERS, 'staff'] },
   'GET /account/two-factor': { allow: [...USERS, 'staff'] },
   'GET /account/password': { allow: [...USERS, 'staff'] },
@@ -43,6 +45,13 @@ const MATRIX: Record<string, Row> = {
   'POST /account/two-factor/confirm': { allow: [...USERS, 'staff'] },
   // M2: staff can never remove their factor.
   'POST /account/two-factor/remove': { allow: USERS },
+  // Passkeys: users and staff manage their own; the service keeps the last required factor.
+  'POST /account/two-factor/passkeys/options': { allow: [...USERS, 'staff'] },
+  'POST /account/two-factor/passkeys': { allow: [...USERS, 'staff'] },
+  'POST /account/two-factor/passkeys/reauth-options': { allow: [...USERS, 'staff'] },
+  'POST /account/two-factor/passkeys/remove': { allow: [...USERS, 'staff'] },
+  'POST /login/second-factor/passkey-options': { allow: 'public' },
+  'GET /assets/simplewebauthn-browser.js': { allow: 'public' },
   'POST /account/sessions/:id/delete': { allow: [] },
   'POST /account/sessions/delete-others': { allow: [...USERS, 'staff'] },
   'GET /org': { allow: ORG },
@@ -66,11 +75,27 @@ const MATRIX: Record<string, Row> = {
   'GET /org/settings/security': { allow: ['admin'] },
   'POST /org/settings/security': { allow: ['admin'] },
   'POST /org/delegations/:id/delete': { allow: ['admin'] },
+  'POST /org/employees/:id/invite': { allow: ORG },
+  // Links sent by e-mail: the token is the authority (an unknown one gets "the link does not work", 410).
+  'GET /password/forgot': { allow: 'public' },
+  'POST /password/forgot': { allow: 'public' },
+  'GET /password/reset/:token': { allow: 'public' },
+  'POST /password/reset/:token': { allow: 'public' },
+  'GET /invitation/:token': { allow: 'public' },
+  'POST /invitation/:token': { allow: 'public' },
+  'GET /unlock/:token': { allow: 'public' },
+  'POST /unlock/:token': { allow: 'public' },
+  'GET /email-change/:token': { allow: 'public' },
+  'POST /email-change/:token': { allow: 'public' },
+  'GET /account/email': { allow: [...USERS, 'staff'] },
+  'POST /account/email': { allow: [...USERS, 'staff'] },
 };
+
 
 function fillParams(url: string, f: CompanyFixture & { otherSessionId?: string }): string {
   return url.replace(/:(\w+)/g, (_whole, _name: string) => {
     if (url.startsWith('/assets/')) return 'app.css';
+    if (url.includes('/:token')) return 'A'.repeat(43);
     // Someone else's session: nobody may end it, so everyone gets 404.
     if (url.startsWith('/account/sessions/')) return f.otherSessionId ?? 'missing';
     if (url.includes('/departments/')) return f.leafDepartmentId;

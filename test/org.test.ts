@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newestMails } from './helpers/mail.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { createCompany, type CompanyFixture } from './helpers/factories.ts';
 import { Agent, loggedIn } from './helpers/agent.ts';
@@ -174,27 +175,33 @@ describe('employees', () => {
     expect(search.body).not.toContain(a.employee.email);
   });
 
-  it('creates a new user with a password shown once, who can then log in', async () => {
+  it('creates a new user without a password and invites them by e-mail in their language', async () => {
     expect((await admin.get('/org/employees/new')).statusCode).toBe(200);
     const email = `ny-${Date.now()}@test.example`;
     const res = await admin.post('/org/employees', { name: 'Ny Person', email, title: 'Udvikler', role: 'employee', language: 'en', team_id: a.teamId, department_id: '' });
     expect(res.statusCode).toBe(201);
-    expect(res.body).toContain('senere version');
-    const password = /class="password-once">([^<]+)</.exec(res.body)?.[1];
-    expect(password).toMatch(/^[A-Za-z0-9]{20}$/);
-    const row = await expectAudit(a.companyId, 'org.employee.created');
-    expect(JSON.stringify(row.data)).not.toContain(password);
+    expect(res.body).toContain('invitation pr. e-mail');
+    const user = await sys((trx) => trx.selectFrom('users').select('password_hash').where('email', '=', email).executeTakeFirstOrThrow());
+    expect(user.password_hash).toBeNull();
+    await expectAudit(a.companyId, 'auth.invitation.sent');
+    const row = await sys((trx) =>
+      trx.selectFrom('audit_events').select('data').where('company_id', '=', a.companyId).where('event_type', '=', 'org.employee.created').orderBy('id', 'desc').executeTakeFirstOrThrow(),
+    );
     expect(row.data).toMatchObject({ newUser: true });
-    const agent = await loggedIn(t.app, email, password);
-    const dash = await agent.get('/dashboard');
-    expect(dash.body).toContain('Ny Person');
+    const [mail] = await newestMails(t.deps, email);
+    expect(mail?.template).toBe('invitation');
+    expect(mail?.subject).toMatch(/invit/i);
+    expect(mail?.text).toContain(a.name);
+    expect(mail?.text).not.toContain('Udvikler');
+    // Without a password nobody can log in as the new user until the link is used.
+    expect((await new Agent(t.app).login(email, '')).statusCode).not.toBe(303);
   });
 
   it('attaches an existing user of another company as a second employment', async () => {
     const b = await createCompany(t.deps);
     const res = await admin.post('/org/employees', { name: 'Ignored Name', email: b.employee.email.toUpperCase(), title: 'Konsulent', role: 'employee', language: 'da', team_id: a.otherTeamId, department_id: '' });
     expect(res.statusCode).toBe(201);
-    expect(res.body).not.toContain('password-once');
+    expect(res.body).not.toContain('invitation pr. e-mail');
     expect(res.body).toContain(b.employee.name);
     const rows = await sys((trx) => trx.selectFrom('employments').select(['company_id', 'team_id']).where('user_id', '=', b.employee.userId).execute());
     expect(rows).toHaveLength(2);

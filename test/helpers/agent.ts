@@ -14,7 +14,14 @@ export class Agent {
   cookies = new Map<string, string>();
   csrf = '';
 
-  constructor(readonly app: FastifyInstance) {}
+  /**
+   * Each agent is a browser at its own loopback address (127.x.y.z), so the per-IP rate limits
+   * see separate visitors, as they would in real life; tests of those limits share one address.
+   */
+  constructor(
+    readonly app: FastifyInstance,
+    readonly ip = `127.${1 + Math.floor(Math.random() * 254)}.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`,
+  ) {}
 
   private cookieHeader() {
     return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -30,7 +37,7 @@ export class Agent {
   }
 
   async get(url: string, headers: Record<string, string> = {}): Promise<Res> {
-    const res = await this.app.inject({ method: 'GET', url, headers: { host: 'samtale.test', accept: 'text/html', cookie: this.cookieHeader(), ...headers } });
+    const res = await this.app.inject({ method: 'GET', url, remoteAddress: this.ip, headers: { host: 'samtale.test', accept: 'text/html', cookie: this.cookieHeader(), ...headers } });
     this.remember(res);
     return res;
   }
@@ -46,7 +53,7 @@ export class Agent {
       ...(opts.origin === null ? {} : { origin: opts.origin ?? ORIGIN }),
       ...opts.headers,
     };
-    const res = await this.app.inject({ method: 'POST', url, headers, payload: body });
+    const res = await this.app.inject({ method: 'POST', url, remoteAddress: this.ip, headers, payload: body });
     this.remember(res);
     return res;
   }

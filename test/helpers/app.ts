@@ -39,7 +39,8 @@ export type TestApp = { app: FastifyInstance; deps: AppDeps; clock: FakeClock; c
 export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const database = await openTestDatabase();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'samtale-test-'));
-  const config = loadConfig({ NODE_ENV: 'test', SAMTALE_DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...env });
+  // Test agents browse from 127.x.y.z (see agent.ts): all of loopback counts as the staff network.
+  const config = loadConfig({ NODE_ENV: 'test', SAMTALE_DATA_DIR: dataDir, LOG_LEVEL: 'silent', STAFF_ALLOWED_CIDRS: '127.0.0.0/8,::1/128', ...env });
   const clock = new FakeClock();
   const deps: AppDeps = { config, database, clock, hasher: new PasswordHasher(config.argon2) };
   const app = await buildApp(deps);

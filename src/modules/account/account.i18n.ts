@@ -36,6 +36,7 @@ export const accountMessages = defineMessages({
     codeHint: 'Du har slået totrinsbekræftelse til: skriv den 6-cifrede kode, som appen viser lige nu. En gendannelseskode kan ikke bruges her.',
     codeRequired: 'Skriv koden fra din godkendelsesapp.',
     codeWrong: 'Koden er forkert eller allerede brugt. Vent på den næste kode i appen, og prøv igen.',
+    passkeyFailed: 'Din passkey kunne ikke bekræfte ændringen. Prøv igen.',
   },
   en: {
     sessionsTitle: 'Your sessions',
@@ -72,6 +73,7 @@ export const accountMessages = defineMessages({
     codeHint: 'You have turned on two-step verification: enter the 6-digit code the app shows right now. A recovery code cannot be used here.',
     codeRequired: 'Enter the code from your authenticator app.',
     codeWrong: 'The code is wrong or has already been used. Wait for the next code in the app and try again.',
+    passkeyFailed: 'Your passkey could not confirm the change. Please try again.',
   },
   sv: {
     sessionsTitle: 'Dina sessioner',
@@ -108,5 +110,6 @@ export const accountMessages = defineMessages({
     codeHint: 'Du har slagit på tvåstegsverifiering: skriv den 6-siffriga kod som appen visar just nu. En återställningskod kan inte användas här.',
     codeRequired: 'Skriv koden från din autentiseringsapp.',
     codeWrong: 'Koden är fel eller har redan använts. Vänta på nästa kod i appen och försök igen.',
+    passkeyFailed: 'Din passkey kunde inte bekräfta ändringen. Försök igen.',
   },
 });

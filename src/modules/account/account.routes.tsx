@@ -14,6 +14,7 @@ import { NotFoundError } from '../../platform/errors.ts';
 import { cookieNames, viewContext } from '../../platform/http/server.ts';
 import { rawForm } from '../../platform/http/forms.ts';
 import { sourceFor } from '../../platform/auth/throttle.ts';
+import { relyingParty } from '../../platform/auth/webauthn.ts';
 import { changePassword, getPasswordForm } from './password.service.ts';
 import { ChangePasswordPage, passwordErrorMessages } from './password.views.tsx';
 import { sendPage } from '../../platform/html/render.ts';
@@ -47,7 +48,7 @@ export function registerAccount(app: FastifyInstance, deps: AppDeps) {
     const form = await getPasswordForm(deps, actor);
     const vc = viewContext(req);
     const flash = (req.query as Record<string, unknown>).changed === '1' ? translator(vc.lang, accountMessages)('passwordChanged') : undefined;
-    return sendPage(reply, <ChangePasswordPage vc={vc} minLength={form.minLength} needsCode={form.needsCode} flash={flash} />);
+    return sendPage(reply, <ChangePasswordPage vc={vc} minLength={form.minLength} factor={form.factor} flash={flash} />);
   });
 
   app.post('/account/password', routeConfig, async (req, reply) => {
@@ -59,6 +60,8 @@ export function registerAccount(app: FastifyInstance, deps: AppDeps) {
     const result = await changePassword(deps, actor, {
       current: field('current'),
       code: field('code'),
+      passkeyResponse: field('passkeyResponse').slice(0, 60_000),
+      rp: relyingParty(deps.config.publicUrl, `${req.protocol}://${req.host}`),
       next: field('next'),
       repeat: field('repeat'),
       source: sourceOf(req),
@@ -68,7 +71,7 @@ export function registerAccount(app: FastifyInstance, deps: AppDeps) {
     if (!result.ok) {
       const form = await getPasswordForm(deps, actor);
       const vc = viewContext(req);
-      return sendPage(reply, <ChangePasswordPage vc={vc} minLength={form.minLength} needsCode={form.needsCode} errors={passwordErrorMessages(vc, result.errors)} />, 422);
+      return sendPage(reply, <ChangePasswordPage vc={vc} minLength={form.minLength} factor={form.factor} errors={passwordErrorMessages(vc, result.errors, form.factor)} />, 422);
     }
     reply.setCookie(names.session, result.token, { path: '/', httpOnly: true, sameSite: 'lax', secure });
     return reply.redirect('/account/password?changed=1', 303);

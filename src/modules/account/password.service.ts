@@ -9,10 +9,11 @@
  * ends (in all their companies), the current browser gets a new session with a new token, and
  * auth.password.changed is audited. Passwords never reach the audit trail or the logs.
  *
- * Whoever has a confirmed second factor must also give a current code from the authenticator
- * (issue 3: "changing e-mail, password or factors needs the current password and second factor
- * again"); a recovery code is not accepted here. The code is checked with the factor's replay
- * protection (useTotpCode) and only once everything else on the form is right, so a form refused
+ * Whoever has a confirmed second factor must also give it again (issue 3: "changing e-mail,
+ * password or factors needs the current password and second factor again"): a current code from
+ * the authenticator app, or, for people whose only factor is a passkey, the passkey's answer to a
+ * fresh challenge; a recovery code is not accepted here. It is checked (confirmSecondFactor, with
+ * the factor's replay protection) only once everything else on the form is right, so a form refused
  * for another reason never spends a code. A missing or wrong code refuses the change and counts
  * as one failed M7 attempt, like a wrong current password (at most one failure per request).
  * Hashing runs outside transactions, so a slow hash never holds a database connection.
@@ -26,19 +27,24 @@ import { withTenant, type Tx } from '../../platform/db/context.ts';
 import { audit, whoFromActor } from '../../platform/audit/audit.ts';
 import { createSession } from '../../platform/auth/sessions.ts';
 import { checkThrottle, recordFailure, subjectFor } from '../../platform/auth/throttle.ts';
-import { hasConfirmedFactor, useTotpCode } from '../twofactor/twofactor.repository.ts';
+import { confirmSecondFactor, reauthFactor, type ReauthFactor } from '../twofactor/passkeys.service.ts';
+import type { RelyingParty } from '../../platform/auth/webauthn.ts';
 import { ownerOf } from '../twofactor/twofactor.policy.ts';
+import { afterBlocksStarted } from '../../platform/auth/login-notices.ts';
 import { checkNewPassword, minLengthForCompanies, STAFF_MIN_PASSWORD_LENGTH, type PasswordProblem } from '../../platform/auth/password-policy.ts';
 
 export type PasswordRules = { minLength: number; names: string[] };
 
 /** What the change-password page needs: the minimum length, and whether it asks for a code. */
-export type PasswordForm = { minLength: number; needsCode: boolean };
+export type PasswordForm = { minLength: number; factor: ReauthFactor };
 
 export type ChangePasswordInput = {
   current: string;
-  /** The current code from the authenticator; only asked of people with a confirmed factor. */
+  /** The current code from the authenticator app; asked of people who have one. */
   code: string;
+  /** Else a passkey's answer to a 'reauth' challenge, for people whose only factor is a passkey. */
+  passkeyResponse: string;
+  rp: RelyingParty;
   next: string;
   repeat: string;
   source: string;
@@ -56,29 +62,43 @@ export type ChangePasswordErrors = {
 export type ChangePasswordResult = { ok: true; token: string } | { ok: false; errors: ChangePasswordErrors };
 
 
+/** Whose next password the rules are for: a user (in all their companies) or platform staff. */
+export type PasswordIdentity =
+  | { kind: 'user'; userId: string; name: string; email: string; companyName?: string | undefined }
+  | { kind: 'staff'; name: string; email: string };
+
 /** The minimum and the guessable names that apply to this person's next password. */
-async function rulesFor(trx: Tx, actor: Actor): Promise<PasswordRules> {
-  const localPart = actor.email.split('@')[0] ?? '';
-  if (actor.kind === 'staff') return { minLength: STAFF_MIN_PASSWORD_LENGTH, names: [actor.name, localPart] };
+export async function rulesForIdentity(trx: Tx, who: PasswordIdentity): Promise<PasswordRules> {
+  const localPart = who.email.split('@')[0] ?? '';
+  if (who.kind === 'staff') return { minLength: STAFF_MIN_PASSWORD_LENGTH, names: [who.name, localPart] };
   // One login serves every company that employs the person: the strictest minimum and every
   // company's name apply.
   const companies = await trx
     .selectFrom('employments as e')
     .innerJoin('companies as c', 'c.id', 'e.company_id')
     .select(['c.name', 'c.min_password_length'])
-    .where('e.user_id', '=', actor.userId)
+    .where('e.user_id', '=', who.userId)
     .where('e.fired_at', 'is', null)
     .execute();
   return {
     minLength: minLengthForCompanies(companies.map((c) => c.min_password_length)),
-    names: [...companies.map((c) => c.name), actor.companyName, actor.name, localPart],
+    names: [...companies.map((c) => c.name), ...(who.companyName ? [who.companyName] : []), who.name, localPart],
   };
+}
+
+function rulesFor(trx: Tx, actor: Actor): Promise<PasswordRules> {
+  return rulesForIdentity(
+    trx,
+    actor.kind === 'staff'
+      ? { kind: 'staff', name: actor.name, email: actor.email }
+      : { kind: 'user', userId: actor.userId, name: actor.name, email: actor.email, companyName: actor.companyName },
+  );
 }
 
 export async function getPasswordForm(deps: AppDeps, actor: Actor): Promise<PasswordForm> {
   return withTenant(deps.database, dbContextFor(actor), async (trx) => ({
     minLength: (await rulesFor(trx, actor)).minLength,
-    needsCode: await hasConfirmedFactor(trx, ownerOf(actor)),
+    factor: await reauthFactor(trx, ownerOf(actor)),
   }));
 }
 
@@ -88,7 +108,7 @@ export async function changePassword(deps: AppDeps, actor: Actor, input: ChangeP
     throttle: await checkThrottle(trx, subject, input.source, deps.clock.now()),
     hash: await passwordHashOf(trx, actor),
     rules: await rulesFor(trx, actor),
-    needsCode: await hasConfirmedFactor(trx, ownerOf(actor)),
+    factor: await reauthFactor(trx, ownerOf(actor)),
   }));
 
   const errors: ChangePasswordErrors = {};
@@ -104,7 +124,8 @@ export async function changePassword(deps: AppDeps, actor: Actor, input: ChangeP
   // source is told only "wrong", like at the login.
   const currentOk = input.current !== '' && (await deps.hasher.verify(found.hash, input.current)) && !found.throttle.blocked;
   if (input.current !== '' && !currentOk) errors.current = 'wrong';
-  if (found.needsCode && input.code.trim() === '') errors.code = 'required';
+  if (found.factor === 'totp' && input.code.trim() === '') errors.code = 'required';
+  if (found.factor === 'passkey' && input.passkeyResponse === '') errors.code = 'required';
 
   /** Audits the refusal and counts one failed M7 attempt when the password or the code failed. */
   const refuse = async (trx: Tx): Promise<ChangePasswordResult> => {
@@ -118,8 +139,9 @@ export async function changePassword(deps: AppDeps, actor: Actor, input: ChangeP
     await audit(trx, who, { type: 'auth.password.rejected', data: { reasons: reasons.join(',') } });
     if (errors.code === 'wrong') await audit(trx, who, { type: 'auth.second_factor.failed', data: { step: 'password_change' } });
     if (errors.current === 'wrong' || errors.code) {
-      const started = await recordFailure(trx, subject, input.source, found.throttle.knownSource, deps.clock.now());
-      for (const scope of started) await audit(trx, who, { type: 'auth.lockout', data: { scope } });
+      const now = deps.clock.now();
+      const started = await recordFailure(trx, subject, input.source, found.throttle.knownSource, now);
+      await afterBlocksStarted(trx, { owner: ownerOf(actor), subject, started, who, now, lookupEmail: actor.email.toLowerCase() });
     }
     return { ok: false, errors };
   };
@@ -130,7 +152,8 @@ export async function changePassword(deps: AppDeps, actor: Actor, input: ChangeP
   const now = deps.clock.now();
   return withTenant(deps.database, ownAccountContext(actor), async (trx) => {
     // The code last, in the same transaction as the change: spent only by a change that happens.
-    if (found.needsCode && !(await useTotpCode(trx, ownerOf(actor), input.code, now, false))) {
+    const factorOk = found.factor === 'none' || (await confirmSecondFactor(trx, actor, { code: input.code, passkeyResponse: input.passkeyResponse, rp: input.rp, ip: input.ip, now }));
+    if (!factorOk) {
       errors.code = 'wrong';
       return refuse(trx);
     }

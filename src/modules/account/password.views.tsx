@@ -8,10 +8,11 @@ import { CsrfField, ErrorSummary, Flash, Layout, TextField } from '../../platfor
 import { translator } from '../../platform/i18n/i18n.ts';
 import type { ChangePasswordErrors } from './password.service.ts';
 import { accountMessages } from './account.i18n.ts';
-// The current code from the authenticator (only for people with a confirmed second factor).
-import { CodeField } from '../twofactor/twofactor.views.tsx';
+// The second factor again: an app code, or a passkey for people who have only passkeys.
+import { ReauthFactorFields, reauthFormAttributes } from '../twofactor/passkeys.views.tsx';
+import type { ReauthFactor } from '../twofactor/passkeys.service.ts';
 
-export function passwordErrorMessages(vc: ViewContext, errors: ChangePasswordErrors): Record<string, string> {
+export function passwordErrorMessages(vc: ViewContext, errors: ChangePasswordErrors, factor: ReauthFactor = 'totp'): Record<string, string> {
   const t = translator(vc.lang, accountMessages);
   const out: Record<string, string> = {};
   if (errors.current) out.current = errors.current === 'required' ? t('currentRequired') : t('currentWrong');
@@ -30,11 +31,11 @@ export function passwordErrorMessages(vc: ViewContext, errors: ChangePasswordErr
       .join(' ');
   }
   if (errors.repeat) out.repeat = t('mismatch');
-  if (errors.code) out.code = errors.code === 'required' ? t('codeRequired') : t('codeWrong');
+  if (errors.code) out[factor === 'passkey' ? 'passkeyResponse' : 'code'] = factor === 'passkey' ? t('passkeyFailed') : errors.code === 'required' ? t('codeRequired') : t('codeWrong');
   return out;
 }
 
-export function ChangePasswordPage(props: { vc: ViewContext; minLength: number; needsCode: boolean; errors?: Record<string, string>; flash?: string | undefined }) {
+export function ChangePasswordPage(props: { vc: ViewContext; minLength: number; factor: ReauthFactor; errors?: Record<string, string>; flash?: string | undefined }) {
   const { vc } = props;
   const t = translator(vc.lang, accountMessages);
   const errors = props.errors ?? {};
@@ -44,7 +45,7 @@ export function ChangePasswordPage(props: { vc: ViewContext; minLength: number; 
       <ErrorSummary lang={vc.lang} errors={errors} />
       <Flash message={props.flash} />
       <p>{t('passwordIntro')}</p>
-      <form method="post" action="/account/password" class="stack" novalidate>
+      <form method="post" action="/account/password" class="stack" novalidate {...reauthFormAttributes(props.factor)}>
         <CsrfField vc={vc} />
         <TextField name="current" type="password" label={t('currentPassword')} autocomplete="current-password" required error={errors.current} />
         <TextField
@@ -57,7 +58,7 @@ export function ChangePasswordPage(props: { vc: ViewContext; minLength: number; 
           error={errors.next}
         />
         <TextField name="repeat" type="password" label={t('repeatPassword')} autocomplete="new-password" required error={errors.repeat} />
-        {props.needsCode ? <CodeField name="code" label={t('codeLabel')} hint={t('codeHint')} error={errors.code} /> : null}
+        <ReauthFactorFields vc={vc} factor={props.factor} codeLabel={t('codeLabel')} codeHint={t('codeHint')} error={errors.code ?? errors.passkeyResponse} />
         <button type="submit">{t('savePassword')}</button>
       </form>
       <p>

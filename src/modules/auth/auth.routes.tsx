@@ -9,7 +9,8 @@ import { isLang, translator } from '../../platform/i18n/i18n.ts';
 import { LoginPage } from './auth.views.tsx';
 import { login, logout, setLanguage, switchCompany } from './auth.service.ts';
 import { authMessages } from './auth.i18n.ts';
-import { completeSecondFactor, findPendingStep } from './second-factor.service.ts';
+import { completeSecondFactor, findPendingStep, passkeyLoginOptions, type SecondFactorMethod } from './second-factor.service.ts';
+import { relyingParty } from '../../platform/auth/webauthn.ts';
 import { enrolmentQr, RecoveryCodesPage, SecondFactorPage } from '../twofactor/twofactor.views.tsx';
 import { PENDING_LOGIN_MS } from '../twofactor/twofactor.repository.ts';
 
@@ -48,7 +49,9 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps) {
     deviceId(req, reply);
     const q = req.query as Record<string, unknown>;
     const t = translator(req.lang, authMessages);
-    const notice = q.loggedOut === '1' ? t('loggedOut') : q.expired === '1' ? t('secondFactorExpired') : undefined;
+    const notices = { loggedOut: 'loggedOut', expired: 'secondFactorExpired', reset: 'passwordReset', welcome: 'welcome', unlocked: 'unlocked', emailChanged: 'emailChanged' } as const;
+    const key = (Object.keys(notices) as (keyof typeof notices)[]).find((k) => q[k] === '1');
+    const notice = key ? t(notices[key]) : undefined;
     reply.header('cache-control', 'no-store');
     return sendPage(reply, <LoginPage vc={viewContext(req)} next={safeNext(q.next, '')} notice={notice} />);
   });
@@ -71,6 +74,10 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps) {
       next: safeNext(parsed.data.next, ''),
     });
     if (!result.ok) {
+      if (result.network) {
+        const t = translator(req.lang, authMessages);
+        return sendPage(reply, <LoginPage vc={viewContext(req)} email={parsed.data.email} failed failedMessage={t('tooManyFromNetwork')} next={safeNext(parsed.data.next, '')} />, 429);
+      }
       return sendPage(reply, <LoginPage vc={viewContext(req)} email={parsed.data.email} failed next={safeNext(parsed.data.next, '')} />, 401);
     }
     if (result.ok === 'second_factor') {
@@ -91,17 +98,31 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps) {
       return reply.redirect('/login?expired=1', 303);
     }
     const qr = step.purpose === 'enrol' ? await enrolmentQr(step.secret, step.email) : undefined;
-    return sendPage(reply, <SecondFactorPage vc={viewContext(req)} qr={qr} />);
+    const methods = step.purpose === 'verify' ? { passkeys: step.passkeys, totp: step.totp } : {};
+    return sendPage(reply, <SecondFactorPage vc={viewContext(req)} qr={qr} {...methods} />);
+  });
+
+  // JSON for /assets/webauthn.js: passkey options bound to this pending login (challenge in PostgreSQL).
+  app.post('/login/second-factor/passkey-options', { config: { public: true } }, async (req, reply) => {
+    reply.header('cache-control', 'no-store');
+    const rp = relyingParty(deps.config.publicUrl, `${req.protocol}://${req.host}`);
+    const options = await passkeyLoginOptions(deps, { token: req.cookies[pendingCookie], ip: req.ip, rp });
+    if (!options) return reply.code(401).send({ message: translator(req.lang, authMessages)('secondFactorExpired'), redirect: '/login?expired=1' });
+    return reply.send({ options });
   });
 
   app.post('/login/second-factor', { config: { public: true } }, async (req, reply) => {
     reply.header('cache-control', 'no-store');
     const form = rawForm(req.body);
-    const parsed = z.object({ code: z.string().max(40).optional(), recoveryCode: z.string().max(40).optional() }).safeParse(form);
-    const recovery = Boolean(parsed.success && parsed.data.recoveryCode && !parsed.data.code);
-    const code = (parsed.success ? (recovery ? parsed.data.recoveryCode : parsed.data.code) : undefined) ?? '';
+    const parsed = z
+      .object({ code: z.string().max(40).optional(), recoveryCode: z.string().max(40).optional(), passkeyResponse: z.string().max(60_000).optional() })
+      .safeParse(form);
+    const d = parsed.success ? parsed.data : {};
+    const method: SecondFactorMethod = d.passkeyResponse && !d.code ? 'passkey' : d.recoveryCode && !d.code ? 'recovery_code' : 'totp';
+    const code = (method === 'passkey' ? d.passkeyResponse : method === 'recovery_code' ? d.recoveryCode : d.code) ?? '';
     const token = req.cookies[pendingCookie];
-    const result = await completeSecondFactor(deps, { token, code, recovery, ip: req.ip, userAgent: req.headers['user-agent'] });
+    const rp = relyingParty(deps.config.publicUrl, `${req.protocol}://${req.host}`);
+    const result = await completeSecondFactor(deps, { token, code, method, ip: req.ip, userAgent: req.headers['user-agent'], rp });
     if (result.kind === 'none') {
       clearPendingCookie(reply);
       return reply.redirect('/login?expired=1', 303);
@@ -113,7 +134,8 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps) {
     if (result.kind === 'wrong') {
       const step = await findPendingStep(deps, token, req.ip);
       const qr = step?.purpose === 'enrol' ? await enrolmentQr(step.secret, step.email) : undefined;
-      return sendPage(reply, <SecondFactorPage vc={viewContext(req)} qr={qr} failed />, 401);
+      const methods = step?.purpose === 'verify' ? { passkeys: step.passkeys, totp: step.totp } : {};
+      return sendPage(reply, <SecondFactorPage vc={viewContext(req)} qr={qr} {...methods} failed passkeyFailed={method === 'passkey'} />, 401);
     }
     clearPendingCookie(reply);
     setSessionCookie(reply, result.token);
@@ -145,6 +167,8 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps) {
     const parsed = z.object({ companyId: z.uuid() }).safeParse(rawForm(req.body));
     if (!parsed.success) return reply.redirect('/dashboard', 303);
     const token = await switchCompany(deps, actor, parsed.data.companyId, req.ip, req.headers['user-agent']);
+    // The other company requires a second factor: set one up first (the session stays as it was).
+    if (!token) return reply.redirect('/account/two-factor?required=1', 303);
     setSessionCookie(reply, token);
     return reply.redirect('/dashboard', 303);
   });

@@ -21,6 +21,8 @@ import { NotFoundError } from '../../platform/errors.ts';
 import { staffNetwork } from '../../platform/http/staff-network.ts';
 import { checkThrottle, recordFailure, recordSuccess, sourceFor, subjectFor } from '../../platform/auth/throttle.ts';
 import { randomToken, sha256Hex } from '../../platform/auth/tokens.ts';
+import { enforceRate, hitRate, rateExhausted, RATE_RULES } from '../../platform/auth/rate-limit.ts';
+import { afterBlocksStarted, noticeIfNewDevice } from '../../platform/auth/login-notices.ts';
 import { createPendingLogin, enrolmentSecret, hasConfirmedFactor } from '../twofactor/twofactor.repository.ts';
 
 export type LoginInput = {
@@ -35,15 +37,19 @@ export type LoginInput = {
 export type LoginResult =
   | { ok: true; token: string; kind: 'user' | 'staff' }
   | { ok: 'second_factor'; pendingToken: string }
-  | { ok: false };
+  /** `network`: too many failed logins from this IP address across accounts (password spraying). */
+  | { ok: false; network?: boolean };
 
 export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResult> {
   const email = input.email.trim().toLowerCase();
   const subject = subjectFor(email);
   const source = sourceFor(input.deviceId, input.ip);
   const startedAt = deps.clock.now();
+  await enforceRate(deps, RATE_RULES.loginPerIp, input.ip);
   const found = await withTenant(deps.database, { lookupEmail: email }, async (trx) => {
     const throttle = await checkThrottle(trx, subject, source, startedAt);
+    // Password spraying: past the per-IP failure limit, only devices known to this account get through.
+    const sprayed = !throttle.knownSource && (await rateExhausted(trx, RATE_RULES.loginFailuresPerIp, input.ip, startedAt));
     const user = await trx
       .selectFrom('users')
       .select(['id', 'password_hash', 'disabled_at'])
@@ -56,9 +62,16 @@ export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResu
           .select(['id', 'password_hash', 'disabled_at'])
           .where((eb) => eb(eb.fn('lower', ['email']), '=', email))
           .executeTakeFirst();
-    return { user, staff, throttle };
+    return { user, staff, throttle, sprayed };
   });
   const account = found.user ?? found.staff;
+  if (found.sprayed) {
+    await deps.hasher.verify(undefined, input.password);
+    await withTenant(deps.database, { lookupEmail: email }, (trx) =>
+      audit(trx, { companyId: null, actorUserId: found.user?.id ?? null, actorStaffId: found.staff?.id ?? null, ip: input.ip }, { type: 'auth.rate_limited', data: { rule: RATE_RULES.loginFailuresPerIp.name } }),
+    );
+    return { ok: false, network: true };
+  }
   if (found.throttle.blocked) {
     // Same work and the same answer as a wrong password: the block reveals nothing.
     await deps.hasher.verify(undefined, input.password);
@@ -100,6 +113,7 @@ export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResu
         });
         return { step: 'second_factor', pendingToken } as const;
       }
+      await noticeIfNewDevice(trx, { owner: { userId }, subject, source, now });
       await recordSuccess(trx, subject, source, now);
       const session = await createSession(trx, { userId, companyId: employment.company_id }, meta);
       await audit(trx, { companyId: employment.company_id, actorUserId: userId, ip: input.ip }, { type: 'auth.login.succeeded', objectType: 'session', objectId: session.id });
@@ -127,8 +141,10 @@ export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResu
   await withTenant(deps.database, { lookupEmail: email }, async (trx) => {
     const who = { companyId: null, actorUserId: found.user?.id ?? null, actorStaffId: found.staff?.id ?? null, ip: input.ip };
     await audit(trx, who, { type: 'auth.login.failed', data: { known: Boolean(account) } });
+    await hitRate(trx, RATE_RULES.loginFailuresPerIp, input.ip, now);
     const started = await recordFailure(trx, subject, source, found.throttle.knownSource, now);
-    for (const scope of started) await audit(trx, who, { type: 'auth.lockout', data: { scope } });
+    const owner = found.user ? { userId: found.user.id } : found.staff ? { staffId: found.staff.id } : undefined;
+    await afterBlocksStarted(trx, { owner, subject, started, who, now, lookupEmail: email });
   });
   return { ok: false };
 }
@@ -171,17 +187,22 @@ export async function listMyCompanies(deps: AppDeps, actor: Actor & { kind: 'use
   );
 }
 
-/** Moves the session to another of the user's companies, with a new token (privilege change). */
-export async function switchCompany(deps: AppDeps, actor: Actor & { kind: 'user' }, companyId: string, ip: string, userAgent: string | undefined) {
+/**
+ * Moves the session to another of the user's companies, with a new token (privilege change).
+ * Refused (undefined) when the target company requires a second factor for the user's role there
+ * and the user has none yet: the login's rule applies to a switch too.
+ */
+export async function switchCompany(deps: AppDeps, actor: Actor & { kind: 'user' }, companyId: string, ip: string, userAgent: string | undefined): Promise<string | undefined> {
   return withTenant(deps.database, { userId: actor.userId }, async (trx) => {
     const employment = await trx
       .selectFrom('employments')
-      .select('id')
+      .select(['id', 'role'])
       .where('user_id', '=', actor.userId)
       .where('company_id', '=', companyId)
       .where('fired_at', 'is', null)
       .executeTakeFirst();
     if (!employment) throw new NotFoundError();
+    if (!(await hasConfirmedFactor(trx, { userId: actor.userId })) && (await companyRequiresTwoFactor(trx, companyId, employment.role))) return undefined;
     await destroySession(trx, actor.sessionId);
     await enterContext(trx, { userId: actor.userId, companyId });
     const session = await createSession(trx, { userId: actor.userId, companyId }, { ip, userAgent, now: deps.clock.now(), policy: deps.config.session });

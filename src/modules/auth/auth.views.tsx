@@ -2,7 +2,7 @@ import { Layout, ErrorSummary, TextField, type ViewContext } from '../../platfor
 import { translator } from '../../platform/i18n/i18n.ts';
 import { authMessages } from './auth.i18n.ts';
 
-export function LoginPage(props: { vc: ViewContext; email?: string; failed?: boolean; next?: string; notice?: string }) {
+export function LoginPage(props: { vc: ViewContext; email?: string; failed?: boolean; failedMessage?: string; next?: string; notice?: string | undefined }) {
   const t = translator(props.vc.lang, authMessages);
   return (
     <Layout vc={props.vc} title={t('loginTitle')}>
@@ -14,7 +14,7 @@ export function LoginPage(props: { vc: ViewContext; email?: string; failed?: boo
             {props.notice}
           </p>
         ) : null}
-        {props.failed ? <ErrorSummary lang={props.vc.lang} errors={{ email: t('loginFailed') }} /> : null}
+        {props.failed ? <ErrorSummary lang={props.vc.lang} errors={{ email: props.failedMessage ?? t('loginFailed') }} /> : null}
         <form method="post" action="/login" class="stack">
           <input type="hidden" name="_csrf" value={props.vc.csrfToken} />
           {props.next ? <input type="hidden" name="next" value={props.next} /> : null}
@@ -22,6 +22,9 @@ export function LoginPage(props: { vc: ViewContext; email?: string; failed?: boo
           <TextField name="password" label={t('password')} type="password" required autocomplete="current-password" maxLength={1024} />
           <button type="submit">{t('loginButton')}</button>
         </form>
+        <p>
+          <a href="/password/forgot">{t('forgotPassword')}</a>
+        </p>
       </section>
     </Layout>
   );

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { AppDeps } from '../../platform/deps.ts';
+import { mailHealth, type MailHealth } from '../../platform/mail/delivery.ts';
 
 /** Liveness and readiness for load balancers and monitoring (P4). No personal data. */
 export function registerHealth(app: FastifyInstance, deps: AppDeps) {
@@ -18,9 +19,17 @@ export function registerHealth(app: FastifyInstance, deps: AppDeps) {
       database = { status: 'down' };
     }
     const ready = database.status === 'ok';
+    // Mail never decides readiness: the outbox keeps mails while SMTP is away (and the file
+    // transport is always 'ok'). Operators watch mail.status and the pending/failed counts.
+    let mail: MailHealth | { status: 'unknown' };
+    try {
+      mail = ready ? await mailHealth(deps) : { status: 'unknown' };
+    } catch {
+      mail = { status: 'unknown' };
+    }
     return reply
       .code(ready ? 200 : 503)
       .header('cache-control', 'no-store')
-      .send({ status: ready ? 'ready' : 'not_ready', checks: { database } });
+      .send({ status: ready ? 'ready' : 'not_ready', checks: { database, mail } });
   });
 }

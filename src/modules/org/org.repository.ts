@@ -256,7 +256,7 @@ export async function findEmploymentOfUser(trx: Tx, companyId: string, userId: s
   return trx.selectFrom('employments').select(['id']).where('company_id', '=', companyId).where('user_id', '=', userId).executeTakeFirst();
 }
 
-export async function insertUser(trx: Tx, row: { id: string; email: string; name: string; passwordHash: string }) {
+export async function insertUser(trx: Tx, row: { id: string; email: string; name: string; passwordHash: string | null }) {
   await trx.insertInto('users').values({ id: row.id, email: row.email, name: row.name, password_hash: row.passwordHash, disabled_at: null }).execute();
 }
 

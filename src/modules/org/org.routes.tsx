@@ -2,8 +2,8 @@
  * HTTP for the organisation module: parse with zod, call the service, render. Every POST answers
  * with a 303 redirect on success (POST-redirect-GET); invalid input re-renders the same form with
  * the user's values and messages (422), a refused rule re-renders with its message (409).
- * The one exception is creating a new user: its initial password is rendered straight from the
- * POST, because it must not be stored anywhere to survive a redirect.
+ * The one exception is creating an employee: the confirmation (invited, or attached to an
+ * existing login) is rendered straight from the POST with 201.
  *
  * Authorization is the service's (unknown or out-of-scope ids are 404); the edge has already
  * required a user session.
@@ -47,6 +47,7 @@ const DONE: Record<string, OrgKey> = {
   fired: 'flashFired',
   rehired: 'flashRehired',
   unlocked: 'flashUnlocked',
+  invited: 'flashInvited',
   granted: 'flashGranted',
   revoked: 'flashRevoked',
 };
@@ -247,6 +248,13 @@ export function registerOrg(app: FastifyInstance, deps: AppDeps) {
     const r = await attempt(req.lang, 'status', () => service.unlockEmployeeLogin(ctxOf(req, deps), id));
     if (!r.ok) return renderEmployee(req, reply, id, { status: Object.values(r.errors)[0] ?? '' }, r.status);
     return reply.redirect(`/org/employees/${id}?done=unlocked`, 303);
+  });
+
+  app.post('/org/employees/:id/invite', async (req, reply) => {
+    const id = idParam(req);
+    const r = await attempt(req.lang, 'status', () => service.resendInvitation(ctxOf(req, deps), id));
+    if (!r.ok) return renderEmployee(req, reply, id, { status: Object.values(r.errors)[0] ?? '' }, r.status);
+    return reply.redirect(`/org/employees/${id}?done=invited`, 303);
   });
 
   // ------------------------------------------------------------ delegations

@@ -9,14 +9,14 @@
  * PostgreSQL constraint errors (unique, foreign key, check) become ValidationError/ConflictError,
  * so a race that slips past a check still ends as a 4xx with a message, never a 500.
  */
-import { subjectFor } from '../../platform/auth/throttle.ts';
+import { liftBlocksExceptHardCap, subjectFor } from '../../platform/auth/throttle.ts';
 import { randomUUID } from 'node:crypto';
 import type { AppDeps } from '../../platform/deps.ts';
 import type { UserActor } from '../../platform/auth/actor.ts';
 import { withTenant, type DbContext, type Tx } from '../../platform/db/context.ts';
 import type { EmploymentRole, Language, Responsibility } from '../../platform/db/schema.ts';
 import { audit, whoFromActor, type AuditInput } from '../../platform/audit/audit.ts';
-import { randomPassword } from '../../platform/auth/passwords.ts';
+import { sendInvitation } from '../recovery/recovery.service.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors.ts';
 import * as repo from './org.repository.ts';
 import {
@@ -347,27 +347,15 @@ async function checkPlacement(trx: Tx, scope: OrgScope, input: EmployeeFields): 
   }
 }
 
-export type CreatedEmployee = { employmentId: string; name: string; email: string; existingUser: boolean; password?: string };
+export type CreatedEmployee = { employmentId: string; name: string; email: string; existingUser: boolean; invited: boolean };
 
 /**
- * A new employment; for a new e-mail also a new user with a one-time random password (shown once,
- * never stored or audited in clear). The hash is made between the two transactions, so Argon2
- * never holds a database connection.
+ * A new employment; for a new e-mail also a new user without a password, who gets an invitation
+ * by e-mail (a single-use link, 72 h) in the same transaction, and chooses a password there.
+ * No password is ever made up, shown or passed on by the admin.
  */
 export async function createEmployee(ctx: OrgCtx, input: NewEmployee): Promise<CreatedEmployee> {
   const lookup = { lookupEmail: input.email };
-  const known = await run(
-    ctx,
-    async (trx) => {
-      const scope = await loadScope(trx, ctx.actor);
-      await checkPlacement(trx, scope, input);
-      return (await repo.findUserByEmail(trx, input.email)) !== undefined;
-    },
-    {},
-    lookup,
-  );
-  const password = known ? undefined : randomPassword();
-  const passwordHash = password ? await ctx.deps.hasher.hash(password) : undefined;
   const emailTaken = () => new OrgValidationError('errEmailTaken', { email: 'errEmailTaken' });
   return run(
     ctx,
@@ -384,19 +372,51 @@ export async function createEmployee(ctx: OrgCtx, input: NewEmployee): Promise<C
         }
         await repo.insertEmployment(trx, { id: employmentId, company_id: ctx.actor.companyId, user_id: user.id, ...fields });
         await record(trx, ctx, { type: 'org.employee.created', objectType: 'employment', objectId: employmentId, data: { userId: user.id, role: input.role, newUser: false } });
-        return { employmentId, name: user.name, email: user.email, existingUser: true };
+        return { employmentId, name: user.name, email: user.email, existingUser: true, invited: false };
       }
-      // The user appeared or vanished between the two transactions: ask for a fresh attempt.
-      if (!passwordHash || !password) throw new OrgConflictError('errTryAgain');
       const userId = randomUUID();
-      await repo.insertUser(trx, { id: userId, email: input.email, name: input.name, passwordHash });
+      await repo.insertUser(trx, { id: userId, email: input.email, name: input.name, passwordHash: null });
       await repo.insertEmployment(trx, { id: employmentId, company_id: ctx.actor.companyId, user_id: userId, ...fields });
       await record(trx, ctx, { type: 'org.employee.created', objectType: 'employment', objectId: employmentId, data: { userId, role: input.role, newUser: true } });
-      return { employmentId, name: input.name, email: input.email, existingUser: false, password };
+      await sendInvitation(trx, {
+        userId,
+        companyId: ctx.actor.companyId,
+        companyName: ctx.actor.companyName,
+        email: input.email,
+        name: input.name,
+        lang: input.language,
+        who: whoFromActor(ctx.actor, ctx.ip),
+        now: ctx.deps.clock.now(),
+      });
+      return { employmentId, name: input.name, email: input.email, existingUser: false, invited: true };
     },
     { unique: emailTaken },
     lookup,
   );
+}
+
+/**
+ * Sends a new invitation to an employee who has not chosen a password yet (the old link stops
+ * working). Admins and organisation delegates who can reach the employee may do it.
+ */
+export async function resendInvitation(ctx: OrgCtx, id: string): Promise<void> {
+  await run(ctx, async (trx) => {
+    const scope = await loadScope(trx, ctx.actor);
+    const e = await reachableEmployee(trx, ctx, scope, id);
+    if (e.fired_at !== null) throw new OrgConflictError('errInvitationNotNeeded');
+    const user = await trx.selectFrom('users').select(['password_hash', 'name', 'email']).where('id', '=', e.user_id).executeTakeFirst();
+    if (!user || user.password_hash !== null) throw new OrgConflictError('errInvitationNotNeeded');
+    await sendInvitation(trx, {
+      userId: e.user_id,
+      companyId: ctx.actor.companyId,
+      companyName: ctx.actor.companyName,
+      email: user.email,
+      name: user.name,
+      lang: e.language,
+      who: whoFromActor(ctx.actor, ctx.ip),
+      now: ctx.deps.clock.now(),
+    });
+  });
 }
 
 async function reachableEmployee(trx: Tx, ctx: OrgCtx, scope: OrgScope, id: string) {
@@ -415,7 +435,16 @@ export async function getEmployeePage(ctx: OrgCtx, id: string) {
     const options = await placementOptions(trx, scope);
     const isSelf = employee.id === ctx.actor.employmentId;
     const now = ctx.deps.clock.now();
-    const can = { fire: !isSelf && employee.fired_at === null, rehire: mayRehire(employee.fired_at, now), changeRole: !isSelf, unlock: scope.kind === 'admin' && !isSelf };
+    // A user who has not chosen a password yet is still waiting for (or has lost) the invitation.
+    const login = await trx.selectFrom('users').select('password_hash').where('id', '=', employee.user_id).executeTakeFirst();
+    const invitationPending = login !== undefined && login.password_hash === null && employee.fired_at === null;
+    const can = {
+      fire: !isSelf && employee.fired_at === null,
+      rehire: mayRehire(employee.fired_at, now),
+      changeRole: !isSelf,
+      unlock: scope.kind === 'admin' && !isSelf,
+      invite: invitationPending,
+    };
     return { employee, options, can, isSelf };
   });
 }
@@ -468,8 +497,8 @@ export async function rehireEmployee(ctx: OrgCtx, id: string): Promise<void> {
 }
 
 /**
- * M7: a company admin lifts every login block on a person's account (all sources), e.g. after
- * the person called in. Delegates cannot: unblocking is an account-security act.
+ * M7: a company admin lifts the login blocks on a person's account (all sources), e.g. after
+ * the person called in; not the hard cap, which only the person's own password reset lifts. Delegates cannot: unblocking is an account-security act.
  */
 export async function unlockEmployeeLogin(ctx: OrgCtx, id: string): Promise<void> {
   const email = await run(ctx, async (trx) => {
@@ -484,12 +513,9 @@ export async function unlockEmployeeLogin(ctx: OrgCtx, id: string): Promise<void
       const scope = await loadScope(trx, ctx.actor);
       notFoundUnless(scope.kind === 'admin');
       const e = await reachableEmployee(trx, ctx, scope, id);
-      const lifted = await trx
-        .updateTable('login_throttle')
-        .set({ failures: 0, blocked_until: null, level: 0, updated_at: ctx.deps.clock.now() })
-        .where('subject', '=', subjectFor(e.email))
-        .executeTakeFirst();
-      await record(trx, ctx, { type: 'auth.unlocked', objectType: 'employment', objectId: e.id, data: { userId: e.user_id, rows: Number(lifted.numUpdatedRows) } });
+      // The hard cap (M7) stays: only a password reset by the person lifts it.
+      const rows = await liftBlocksExceptHardCap(trx, subjectFor(e.email), ctx.deps.clock.now());
+      await record(trx, ctx, { type: 'auth.unlocked', objectType: 'employment', objectId: e.id, data: { userId: e.user_id, rows } });
     },
     {},
     { lookupEmail: email },

@@ -514,7 +514,6 @@ export function NewEmployeePage(props: { vc: ViewContext; options: PlacementOpti
       <h1>{t('newEmployee')}</h1>
       <ErrorSummary lang={lang} errors={props.state?.errors ?? {}} />
       <p>{t('newEmployeeIntro')}</p>
-      <p class="notice">{t('invitationsLater')}</p>
       <form method="post" action="/org/employees" class="stack card">
         <CsrfField vc={vc} />
         <TextField name="name" label={t('colName')} value={val(props.state, 'name', '')} error={err(props.state, 'name')} required maxLength={200} autocomplete="off" />
@@ -526,7 +525,7 @@ export function NewEmployeePage(props: { vc: ViewContext; options: PlacementOpti
   );
 }
 
-/** Shown once, straight from the POST: the initial password is never stored in clear. */
+/** Shown straight from the POST: whether the person was invited or attached with their existing login. */
 export function EmployeeCreatedPage(props: { vc: ViewContext; result: CreatedEmployee }) {
   const { vc, result } = props;
   const t = tr(vc.lang);
@@ -534,14 +533,8 @@ export function EmployeeCreatedPage(props: { vc: ViewContext; result: CreatedEmp
     <Layout vc={vc} title={t('createdTitle')}>
       <h1>{t('createdTitle')}</h1>
       <section class="card">
-        {result.password ? (
-          <>
-            <p>{t('createdNewUser', { name: result.name, email: result.email })}</p>
-            <p>
-              <strong>{t('passwordLabel')}:</strong> <span class="password-once">{result.password}</span>
-            </p>
-            <p class="notice">{t('invitationsLater')}</p>
-          </>
+        {result.invited ? (
+          <p>{t('createdNewUser', { name: result.name, email: result.email })}</p>
         ) : (
           <p>{t('createdExisting', { name: result.name, email: result.email })}</p>
         )}
@@ -621,6 +614,18 @@ export function EmployeePage(props: { vc: ViewContext; data: EmployeePageData; s
             <p>{t('statusActive')}</p>
           )}
         </section>
+        {data.can.invite ? (
+          <section class="card" aria-labelledby="invite-h">
+            <h2 id="invite-h">{t('inviteHeading')}</h2>
+            <p class="hint">{t('inviteHint')}</p>
+            <form method="post" action={`/org/employees/${e.id}/invite`}>
+              <CsrfField vc={vc} />
+              <button type="submit" class="secondary">
+                {t('inviteButton')}
+              </button>
+            </form>
+          </section>
+        ) : null}
         {data.can.unlock ? (
           <section class="card" aria-labelledby="unlock-h">
             <h2 id="unlock-h">{t('unlockHeading')}</h2>

@@ -8,6 +8,7 @@ import type { Transaction } from 'kysely';
 import type { Tx } from '../../platform/db/context.ts';
 import type { DB, PendingLoginsTable } from '../../platform/db/schema.ts';
 import { checkTotp, hashRecoveryCode, newRecoveryCodes, newTotpSecret } from '../../platform/auth/totp.ts';
+import { countPasskeys } from './passkeys.repository.ts';
 
 const tf = (trx: Tx): Transaction<DB> => trx;
 
@@ -25,7 +26,15 @@ export async function findFactor(trx: Tx, owner: Owner) {
   return whereOwner(tf(trx).selectFrom('totp_factors').selectAll(), owner).executeTakeFirst();
 }
 
+/**
+ * Whether the identity has a working second factor: a confirmed TOTP factor or at least one
+ * passkey / security key. The login asks this to decide on the second step (M2).
+ */
 export async function hasConfirmedFactor(trx: Tx, owner: Owner): Promise<boolean> {
+  return (await hasConfirmedTotp(trx, owner)) || (await countPasskeys(trx, owner)) > 0;
+}
+
+export async function hasConfirmedTotp(trx: Tx, owner: Owner): Promise<boolean> {
   const f = await findFactor(trx, owner);
   return Boolean(f?.confirmed_at);
 }
@@ -94,8 +103,15 @@ export async function countUnusedRecoveryCodes(trx: Tx, owner: Owner): Promise<n
   return Number(row?.n ?? 0);
 }
 
+/** Removes the TOTP factor; the recovery codes go too unless a passkey still needs them. */
 export async function removeFactor(trx: Tx, owner: Owner): Promise<void> {
   await whereOwner(tf(trx).deleteFrom('totp_factors'), owner).execute();
+  await removeRecoveryCodesIfNoFactor(trx, owner);
+}
+
+/** Recovery codes stand in for a factor: with no factor left they would be a way in by themselves. */
+export async function removeRecoveryCodesIfNoFactor(trx: Tx, owner: Owner): Promise<void> {
+  if (await hasConfirmedFactor(trx, owner)) return;
   await whereOwner(tf(trx).deleteFrom('recovery_codes'), owner).execute();
 }
 

@@ -15,9 +15,11 @@ import { dbContextFor } from '../../platform/auth/actor.ts';
 import { withTenant, type Tx } from '../../platform/db/context.ts';
 import { audit, whoFromActor } from '../../platform/audit/audit.ts';
 import { checkThrottle, recordFailure, subjectFor } from '../../platform/auth/throttle.ts';
+import { afterBlocksStarted, noticeFactorChanged } from '../../platform/auth/login-notices.ts';
 import { NotFoundError } from '../../platform/errors.ts';
 import { countUnusedRecoveryCodes, findFactor, removeFactor, replaceRecoveryCodes, startEnrolment, useTotpCode } from './twofactor.repository.ts';
-import { mayRemoveSecondFactor, ownerOf } from './twofactor.policy.ts';
+import { mayRemoveFactor, mayRemoveSecondFactor, ownerOf } from './twofactor.policy.ts';
+import { countPasskeys } from './passkeys.repository.ts';
 
 export type TwoFactorStatus =
   | { state: 'off' }
@@ -36,7 +38,7 @@ export async function getTwoFactorStatus(deps: AppDeps, actor: Actor): Promise<T
 }
 
 /** Checks the current password under the M7 throttle. */
-async function checkPassword(deps: AppDeps, actor: Actor, password: string, source: string): Promise<{ ok: boolean; knownSource: boolean }> {
+export async function checkPassword(deps: AppDeps, actor: Actor, password: string, source: string): Promise<{ ok: boolean; knownSource: boolean }> {
   const subject = subjectFor(actor.email);
   const found = await withTenant(deps.database, ownAccountContext(actor), async (trx) => ({
     throttle: await checkThrottle(trx, subject, source, deps.clock.now()),
@@ -47,11 +49,14 @@ async function checkPassword(deps: AppDeps, actor: Actor, password: string, sour
   return { ok: ok && !found.throttle.blocked, knownSource: found.throttle.knownSource };
 }
 
-async function countFailure(trx: Tx, deps: AppDeps, actor: Actor, source: string, knownSource: boolean, ip: string) {
+/** Counts a failed re-authentication (wrong password or factor) towards the M7 block. */
+export async function countFailure(trx: Tx, deps: AppDeps, actor: Actor, source: string, knownSource: boolean, ip: string) {
   const who = whoFromActor(actor, ip);
   await audit(trx, who, { type: 'auth.second_factor.failed', data: { step: 'reauthentication' } });
-  const started = await recordFailure(trx, subjectFor(actor.email), source, knownSource, deps.clock.now());
-  for (const scope of started) await audit(trx, who, { type: 'auth.lockout', data: { scope } });
+  const now = deps.clock.now();
+  const subject = subjectFor(actor.email);
+  const started = await recordFailure(trx, subject, source, knownSource, now);
+  await afterBlocksStarted(trx, { owner: ownerOf(actor), subject, started, who, now, lookupEmail: actor.email.toLowerCase() });
 }
 
 export async function startTwoFactor(deps: AppDeps, actor: Actor, input: { password: string; source: string; ip: string }): Promise<'ok' | 'wrong' | 'already'> {
@@ -74,6 +79,7 @@ export async function confirmTwoFactor(deps: AppDeps, actor: Actor, input: { cod
     if (!(await useTotpCode(trx, owner, input.code, now, true))) return undefined;
     const codes = await replaceRecoveryCodes(trx, owner, now);
     await audit(trx, whoFromActor(actor, input.ip), { type: 'auth.second_factor.enrolled', data: { method: 'totp' } });
+    await noticeFactorChanged(trx, owner, 'added', now);
     return codes;
   });
 }
@@ -85,9 +91,16 @@ export async function confirmTwoFactor(deps: AppDeps, actor: Actor, input: { cod
 export async function mayRemoveNow(deps: AppDeps, actor: Actor): Promise<boolean> {
   if (!mayRemoveSecondFactor(actor) || actor.kind !== 'user') return false;
   return withTenant(deps.database, { companyId: actor.companyId, userId: actor.userId }, async (trx) => {
-    const company = await trx.selectFrom('companies').select('require_two_factor').where('id', '=', actor.companyId).executeTakeFirst();
-    return !twoFactorRequiredFor(company?.require_two_factor ?? 'none', actor.role);
+    // A passkey that stays keeps the account covered, whatever the company requires.
+    return mayRemoveFactor(actor, { required: await twoFactorRequired(trx, actor), othersLeft: await countPasskeys(trx, ownerOf(actor)) });
   });
+}
+
+/** Whether the person's company requires two-factor for their role (never for staff: always). */
+export async function twoFactorRequired(trx: Tx, actor: Actor): Promise<boolean> {
+  if (actor.kind !== 'user') return true;
+  const company = await trx.selectFrom('companies').select('require_two_factor').where('id', '=', actor.companyId).executeTakeFirst();
+  return twoFactorRequiredFor(company?.require_two_factor ?? 'none', actor.role);
 }
 
 export async function removeTwoFactor(deps: AppDeps, actor: Actor, input: { password: string; code: string; source: string; ip: string }): Promise<'ok' | 'wrong'> {
@@ -102,6 +115,7 @@ export async function removeTwoFactor(deps: AppDeps, actor: Actor, input: { pass
     }
     await removeFactor(trx, owner);
     await audit(trx, whoFromActor(actor, input.ip), { type: 'auth.second_factor.removed', data: { method: 'totp' } });
+    await noticeFactorChanged(trx, owner, 'removed', deps.clock.now());
     return 'ok';
   });
 }

@@ -8,6 +8,9 @@ import { CsrfField, ErrorSummary, Flash, Layout, TextField, type ViewContext } f
 import { formatDate, translator } from '../../platform/i18n/i18n.ts';
 import { groupedSecret, totpUri } from '../../platform/auth/totp.ts';
 import { twoFactorMessages } from './twofactor.i18n.ts';
+import { passkeyMessages } from './passkeys.i18n.ts';
+import { PasskeyLoginForm, PasskeyScripts, PasskeysSection, type PasskeyError } from './passkeys.views.tsx';
+import type { PasskeyStatus } from './passkeys.service.ts';
 
 export type EnrolmentQr = { imageSrc: string; groupedSecret: string };
 
@@ -38,31 +41,58 @@ function QrPanel(props: { vc: ViewContext; qr: EnrolmentQr }) {
   );
 }
 
-/** Login, second step: a code, or (behind a disclosure) a recovery code; or first enrolment (M2). */
-export function SecondFactorPage(props: { vc: ViewContext; qr?: EnrolmentQr | undefined; failed?: boolean }) {
+/**
+ * Login, second step: a passkey (revealed by the script), a code, or (behind a disclosure) a
+ * recovery code; or first enrolment (M2). `totp: false` hides the code form for an identity that
+ * has only passkeys.
+ */
+export function SecondFactorPage(props: {
+  vc: ViewContext;
+  qr?: EnrolmentQr | undefined;
+  failed?: boolean;
+  passkeyFailed?: boolean;
+  passkeys?: boolean | undefined;
+  totp?: boolean | undefined;
+}) {
   const t = translator(props.vc.lang, twoFactorMessages);
+  const tp = translator(props.vc.lang, passkeyMessages);
   const enrol = Boolean(props.qr);
   const title = enrol ? t('enrolRequiredTitle') : t('secondFactorTitle');
+  const passkeys = !enrol && props.passkeys === true;
+  const totp = enrol || props.totp !== false;
   return (
     <Layout vc={props.vc} title={title}>
       <section class="narrow card">
         <h1>{title}</h1>
-        {props.failed ? <ErrorSummary lang={props.vc.lang} errors={{ code: t('codeWrong') }} /> : null}
+        {props.passkeyFailed ? <ErrorSummary lang={props.vc.lang} errors={{ 'passkey-login': tp('loginPasskeyWrong') }} /> : null}
+        {props.failed && !props.passkeyFailed ? <ErrorSummary lang={props.vc.lang} errors={{ [totp ? 'code' : 'recoveryCode']: t('codeWrong') }} /> : null}
         {props.qr ? (
           <>
             <p>{t('enrolRequiredIntro')}</p>
             <QrPanel vc={props.vc} qr={props.qr} />
           </>
         ) : (
-          <p>{t('secondFactorIntro')}</p>
+          <p>{passkeys ? tp('loginIntroPasskey') : t('secondFactorIntro')}</p>
         )}
-        <form method="post" action="/login/second-factor" class="stack">
-          <CsrfField vc={props.vc} />
-          <CodeField name="code" label={enrol ? t('confirmCodeLabel') : t('codeLabel')} hint={enrol ? t('confirmCodeHint') : t('codeHint')} error={props.failed ? t('codeWrong') : undefined} />
-          <button type="submit">{enrol ? t('confirmButton') : t('verifyButton')}</button>
-        </form>
+        {passkeys ? <PasskeyLoginForm vc={props.vc} /> : null}
+        {passkeys && totp ? <p>{tp('loginOrCode')}</p> : null}
+        {passkeys && !totp ? <p data-webauthn-nojs="">{tp('needsJs')}</p> : null}
+        {totp ? (
+          <form method="post" action="/login/second-factor" class="stack">
+            <CsrfField vc={props.vc} />
+            <CodeField
+              name="code"
+              label={enrol ? t('confirmCodeLabel') : t('codeLabel')}
+              hint={enrol ? t('confirmCodeHint') : t('codeHint')}
+              error={props.failed && !props.passkeyFailed ? t('codeWrong') : undefined}
+            />
+            <button type="submit">{enrol ? t('confirmButton') : t('verifyButton')}</button>
+          </form>
+        ) : null}
+        {passkeys ? <PasskeyScripts /> : null}
         {enrol ? null : (
-          <details>
+          // Open when there is no code form: then it is the only way that works without the script.
+          <details open={!totp}>
             <summary>{t('useRecoveryCode')}</summary>
             <form method="post" action="/login/second-factor" class="stack">
               <CsrfField vc={props.vc} />
@@ -109,9 +139,31 @@ export type AccountTwoFactorState =
   | { state: 'enrolling'; qr: EnrolmentQr }
   | { state: 'on'; confirmedAt: Date; unusedCodes: number; mayRemove: boolean };
 
-export function AccountTwoFactorPage(props: { vc: ViewContext; status: AccountTwoFactorState; error?: 'password' | 'code' | undefined; flash?: string | undefined }) {
+export function AccountTwoFactorPage(props: {
+  vc: ViewContext;
+  status: AccountTwoFactorState;
+  error?: 'password' | 'code' | undefined;
+  flash?: string | undefined;
+  passkeys?: PasskeyStatus | undefined;
+  passkeyError?: PasskeyError | undefined;
+}) {
   const t = translator(props.vc.lang, twoFactorMessages);
+  const tp = translator(props.vc.lang, passkeyMessages);
   const s = props.status;
+  const hasPasskeys = (props.passkeys?.passkeys.length ?? 0) > 0;
+  const pe = props.passkeyError;
+  const passkeyErrors: Record<string, string> =
+    pe === 'password'
+      ? { passkeyPassword: t('passwordWrong') }
+      : pe === 'name'
+        ? { passkeyName: tp('nameInvalid') }
+        : pe === 'registration'
+          ? { passkeyName: tp('registrationFailed') }
+          : pe === 'too_many'
+            ? { 'passkeys-title': tp('tooMany') }
+            : pe === 'remove'
+              ? { removePassword: tp('wrong') }
+              : {};
   return (
     <Layout vc={props.vc} title={t('twoFactorTitle')}>
       <section class="narrow card">
@@ -119,9 +171,10 @@ export function AccountTwoFactorPage(props: { vc: ViewContext; status: AccountTw
         <Flash message={props.flash} />
         {props.error === 'password' ? <ErrorSummary lang={props.vc.lang} errors={{ password: t('passwordWrong') }} /> : null}
         {props.error === 'code' ? <ErrorSummary lang={props.vc.lang} errors={{ code: t('codeWrong') }} /> : null}
+        <ErrorSummary lang={props.vc.lang} errors={passkeyErrors} />
         {s.state === 'off' ? (
           <>
-            <p>{t('statusOff')}</p>
+            <p>{hasPasskeys ? tp('totpOffWithPasskeys') : t('statusOff')}</p>
             <p>{t('startIntro')}</p>
             <form method="post" action="/account/two-factor/start" class="stack">
               <CsrfField vc={props.vc} />
@@ -160,6 +213,13 @@ export function AccountTwoFactorPage(props: { vc: ViewContext; status: AccountTw
             ) : (
               <p>{t('staffCannotRemove')}</p>
             )}
+          </>
+        ) : null}
+        {props.passkeys ? (
+          <>
+            {s.state !== 'on' && hasPasskeys ? <p>{t('codesLeft', { n: props.passkeys.unusedCodes })}</p> : null}
+            <PasskeysSection vc={props.vc} status={props.passkeys} error={pe} />
+            <PasskeyScripts />
           </>
         ) : null}
       </section>

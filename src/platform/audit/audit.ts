@@ -7,6 +7,8 @@ import type { Tx } from '../db/context.ts';
 import type { Actor } from '../auth/actor.ts';
 
 export type AuditEventType =
+  | 'mail.sent'
+  | 'mail.failed'
   | 'auth.login.succeeded'
   | 'auth.login.failed'
   | 'auth.login.blocked'
@@ -20,10 +22,22 @@ export type AuditEventType =
   | 'auth.second_factor.succeeded'
   | 'auth.recovery_code.used'
   | 'auth.recovery_codes.regenerated'
+  | 'auth.passkey.added'
+  | 'auth.passkey.removed'
+  | 'auth.passkey.used'
+  | 'auth.passkey.failed'
   | 'auth.password.changed'
   | 'auth.password.rejected'
   | 'auth.sessions_ended_elsewhere'
   | 'auth.company_switched'
+  | 'auth.unlock_link.sent'
+  | 'auth.password_reset.requested'
+  | 'auth.password_reset.completed'
+  | 'auth.invitation.sent'
+  | 'auth.invitation.accepted'
+  | 'auth.email_change.requested'
+  | 'auth.email.changed'
+  | 'auth.rate_limited'
   | 'settings.language_changed'
   | 'company.created'
   | 'company.security_settings_changed'
@@ -39,7 +53,20 @@ export type AuditEventType =
   | 'org.employee.fired'
   | 'org.employee.rehired'
   | 'org.delegation.granted'
-  | 'org.delegation.revoked';
+  | 'org.delegation.revoked'
+  | 'forms.version.created'
+  | 'dialogues.round.created'
+  | 'dialogues.state_changed'
+  | 'dialogues.answer.saved'
+  | 'dialogues.answer.conflict'
+  | 'dialogues.preparation.submitted'
+  | 'dialogues.meeting.scheduled'
+  | 'dialogues.notes.saved'
+  | 'dialogues.agreement.created'
+  | 'dialogues.agreement.updated'
+  | 'dialogues.signed'
+  | 'dialogues.sign.refused'
+  | 'dialogues.sickness.reported';
 
 export type AuditInput = {
   type: AuditEventType;
@@ -53,6 +80,8 @@ export type AuditWho = {
   actorUserId?: string | null;
   actorStaffId?: string | null;
   ip?: string | null;
+  /** The browser (User-Agent, cut to 300 characters) where the caller has it: the "device". */
+  userAgent?: string | null | undefined;
 };
 
 export function whoFromActor(actor: Actor, ip: string | null): AuditWho {
@@ -73,6 +102,7 @@ export async function audit(trx: Tx, who: AuditWho, event: AuditInput, at?: Date
       object_id: event.objectId ?? null,
       data: JSON.stringify(event.data ?? {}),
       ip: who.ip ?? null,
+      user_agent: who.userAgent?.slice(0, 300) ?? null,
       ...(at ? { created_at: at } : {}),
     })
     .execute();

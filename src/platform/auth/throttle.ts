@@ -8,6 +8,9 @@
  * - Failures from sources that have never logged in to the account are also counted together
  *   ('*'): after 10 of them, every unknown source is blocked for that account on the same growing
  *   scale, while the user's own known devices keep working.
+ * - A hard cap: after 50 failures in a row on the account from all sources together ('#all'),
+ *   password login is switched off for the account until the password is reset by e-mail link
+ *   (the known devices too: at that point the password itself must be presumed under attack).
  * - While blocked the right password is refused with the same message as a wrong one, after the
  *   same Argon2 work, for known and unknown e-mail addresses alike.
  * - State lives in PostgreSQL, so every app node sees the same counts (M10).
@@ -20,7 +23,11 @@ export const PER_SOURCE_LIMIT = 3;
 export const UNKNOWN_SOURCES_LIMIT = 10;
 export const BASE_BLOCK_MS = 15 * 60_000;
 export const MAX_BLOCK_MS = 24 * 3600_000;
+export const HARD_CAP = 50;
 const ALL_UNKNOWN = '*';
+const ALL_SOURCES = '#all';
+/** A hard-capped account stays blocked until a password reset lifts it. */
+const FOREVER = new Date('9999-12-31T00:00:00Z');
 
 export function subjectFor(email: string): string {
   return sha256Hex(email.trim().toLowerCase());
@@ -34,28 +41,31 @@ export function blockDuration(level: number): number {
   return Math.min(BASE_BLOCK_MS * 2 ** Math.max(0, level - 1), MAX_BLOCK_MS);
 }
 
-export type ThrottleState = { blocked: boolean; knownSource: boolean };
+export type ThrottleState = { blocked: boolean; knownSource: boolean; hardCapped: boolean };
+export type BlockScope = 'source' | 'unknown_sources' | 'hard_cap';
 
 export async function checkThrottle(trx: Tx, subject: string, source: string, now: Date): Promise<ThrottleState> {
   const rows = await trx
     .selectFrom('login_throttle')
     .selectAll()
     .where('subject', '=', subject)
-    .where('source', 'in', [source, ALL_UNKNOWN])
+    .where('source', 'in', [source, ALL_UNKNOWN, ALL_SOURCES])
     .execute();
   const mine = rows.find((r) => r.source === source);
   const all = rows.find((r) => r.source === ALL_UNKNOWN);
+  const total = rows.find((r) => r.source === ALL_SOURCES);
   const knownSource = Boolean(mine?.succeeded_at);
   const blockedHere = Boolean(mine?.blocked_until && mine.blocked_until > now);
   const blockedUnknown = !knownSource && Boolean(all?.blocked_until && all.blocked_until > now);
-  return { blocked: blockedHere || blockedUnknown, knownSource };
+  const hardCapped = Boolean(total?.blocked_until && total.blocked_until > now);
+  return { blocked: blockedHere || blockedUnknown || hardCapped, knownSource, hardCapped };
 }
 
 /** Counts a failure; returns which blocks (if any) it started. */
 export async function recordFailure(trx: Tx, subject: string, source: string, knownSource: boolean, now: Date) {
-  const started: ('source' | 'unknown_sources')[] = [];
+  const started: BlockScope[] = [];
   // Atomic increment: parallel attempts (on any app node) cannot both read the old count.
-  const bump = async (key: string, limit: number) => {
+  const bump = async (key: string, limit: number, until?: Date) => {
     const row = (
       await sql<{ failures: number; level: number }>`
         insert into login_throttle (subject, source, failures, updated_at) values (${subject}, ${key}, 1, ${now})
@@ -67,7 +77,7 @@ export async function recordFailure(trx: Tx, subject: string, source: string, kn
     const level = row.level + 1;
     await trx
       .updateTable('login_throttle')
-      .set({ failures: 0, level, blocked_until: new Date(now.getTime() + blockDuration(level)), updated_at: now })
+      .set({ failures: 0, level, blocked_until: until ?? new Date(now.getTime() + blockDuration(level)), updated_at: now })
       .where('subject', '=', subject)
       .where('source', '=', key)
       .execute();
@@ -75,6 +85,7 @@ export async function recordFailure(trx: Tx, subject: string, source: string, kn
   };
   if (await bump(source, PER_SOURCE_LIMIT)) started.push('source');
   if (!knownSource && (await bump(ALL_UNKNOWN, UNKNOWN_SOURCES_LIMIT))) started.push('unknown_sources');
+  if (await bump(ALL_SOURCES, HARD_CAP, FOREVER)) started.push('hard_cap');
   return started;
 }
 
@@ -82,4 +93,74 @@ export async function recordSuccess(trx: Tx, subject: string, source: string, no
   const values = { failures: 0, level: 0, blocked_until: null, succeeded_at: now, updated_at: now };
   const updated = await trx.updateTable('login_throttle').set(values).where('subject', '=', subject).where('source', '=', source).executeTakeFirst();
   if (Number(updated.numUpdatedRows) === 0) await trx.insertInto('login_throttle').values({ subject, source, ...values }).execute();
+  // The hard cap counts failures in a row: a success starts it again.
+  await trx.updateTable('login_throttle').set({ failures: 0, updated_at: now }).where('subject', '=', subject).where('source', '=', ALL_SOURCES).execute();
+}
+
+/** Whether the source has ever logged in to this account (a known device), before recording. */
+export async function isKnownSource(trx: Tx, subject: string, source: string): Promise<boolean> {
+  const row = await trx.selectFrom('login_throttle').select('succeeded_at').where('subject', '=', subject).where('source', '=', source).executeTakeFirst();
+  return Boolean(row?.succeeded_at);
+}
+
+/** Whether any source has logged in to this account before (so a new device is worth a notice). */
+export async function hasKnownSources(trx: Tx, subject: string): Promise<boolean> {
+  const row = await trx.selectFrom('login_throttle').select('source').where('subject', '=', subject).where('succeeded_at', 'is not', null).executeTakeFirst();
+  return Boolean(row);
+}
+
+/** A password reset (by e-mail link) lifts every block, the hard cap included; known devices stay known. */
+export async function liftAllBlocks(trx: Tx, subject: string, now: Date): Promise<number> {
+  const result = await trx
+    .updateTable('login_throttle')
+    .set({ failures: 0, level: 0, blocked_until: null, updated_at: now })
+    .where('subject', '=', subject)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/** The unlock link lifts the block on unknown sources (the account-wide limit) and the block of the source it is opened from. */
+export async function liftUnknownSourcesBlock(trx: Tx, subject: string, source: string, now: Date): Promise<void> {
+  await trx
+    .updateTable('login_throttle')
+    .set({ failures: 0, level: 0, blocked_until: null, updated_at: now })
+    .where('subject', '=', subject)
+    .where('source', 'in', [ALL_UNKNOWN, source])
+    .execute();
+}
+
+/** An admin's unlock lifts the per-source and unknown-source blocks, but not the hard cap (that needs a reset). */
+export async function liftBlocksExceptHardCap(trx: Tx, subject: string, now: Date): Promise<number> {
+  const result = await trx
+    .updateTable('login_throttle')
+    .set({ failures: 0, level: 0, blocked_until: null, updated_at: now })
+    .where('subject', '=', subject)
+    .where('source', '<>', ALL_SOURCES)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
+/**
+ * Claims the right to send a lockout notice for this account (at most one an hour), so an
+ * attacker cannot flood the user's inbox by tripping blocks.
+ */
+export async function claimLockoutNotice(trx: Tx, subject: string, now: Date): Promise<boolean> {
+  const row = (
+    await sql<{ claimed: boolean }>`
+      update login_throttle set notified_at = ${now}
+      where subject = ${subject} and source = ${ALL_SOURCES}
+        and (notified_at is null or notified_at < ${new Date(now.getTime() - 3600_000)})
+      returning true as claimed`.execute(trx)
+  ).rows[0];
+  return Boolean(row?.claimed);
+}
+
+/** Rows that have not changed for 90 days and block nothing are forgotten by the cleanup job. */
+export async function unsafeDeleteStaleThrottleRows(trx: Tx, now: Date): Promise<number> {
+  const result = await trx
+    .deleteFrom('login_throttle')
+    .where('updated_at', '<', new Date(now.getTime() - 90 * 86400_000))
+    .where((eb) => eb.or([eb('blocked_until', 'is', null), eb('blocked_until', '<', now)]))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }

@@ -122,6 +122,11 @@ export interface AuditEventsTable {
   data: Json;
   ip: string | null;
   created_at: Timestamp;
+  user_agent: ColumnType<string | null, string | null | undefined, never>;
+  /** Set by the chain trigger (migrations/009_audit_chain.sql), never by the app. */
+  chain_seq: ColumnType<string, never, never>;
+  prev_hash: ColumnType<string, never, never>;
+  row_hash: ColumnType<string, never, never>;
 }
 
 export interface LoginThrottleTable {
@@ -132,6 +137,28 @@ export interface LoginThrottleTable {
   blocked_until: Date | null;
   succeeded_at: Date | null;
   updated_at: Timestamp;
+  notified_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+// Links sent by e-mail and request-rate counters (migrations/005_account_recovery.sql).
+export type AccountTokenPurpose = 'invitation' | 'password_reset' | 'unlock' | 'email_change';
+export interface AccountTokensTable {
+  id: string;
+  token_hash: string;
+  purpose: AccountTokenPurpose;
+  user_id: string | null;
+  staff_id: string | null;
+  company_id: string | null;
+  new_email: string | null;
+  created_at: Timestamp;
+  expires_at: Date;
+  used_at: Date | null;
+}
+
+export interface RateLimitsTable {
+  bucket: string;
+  window_start: Date;
+  hits: ColumnType<number, number | undefined, number>;
 }
 
 // Second factors (migrations/003_two_factor.sql).
@@ -170,7 +197,172 @@ export interface PendingLoginsTable {
   expires_at: Timestamp;
 }
 
+// Passkeys and security keys (migrations/007_passkeys.sql).
+export interface WebauthnCredentialsTable {
+  id: string;
+  user_id: string | null;
+  staff_id: string | null;
+  credential_id: string;
+  public_key: string;
+  sign_count: ColumnType<number, number | undefined, number>;
+  transports: ColumnType<string, string | undefined, string>;
+  name: string;
+  created_at: Timestamp;
+  last_used_at: Date | null;
+}
+
+export type WebauthnChallengePurpose = 'register' | 'login' | 'reauth';
+export interface WebauthnChallengesTable {
+  id: string;
+  user_id: string | null;
+  staff_id: string | null;
+  pending_login_id: string | null;
+  purpose: WebauthnChallengePurpose;
+  challenge: string;
+  created_at: Timestamp;
+  expires_at: Date;
+}
+
+// The mail outbox and periodic jobs (migrations/006_mail_and_jobs.sql).
+export type MailStatus = 'pending' | 'sent' | 'failed';
+export interface MailOutboxTable {
+  id: string;
+  company_id: ColumnType<string | null, string | null | undefined | import('kysely').RawBuilder<string | null>, string | null>;
+  recipient: string;
+  language: Language;
+  template: string;
+  model: Json;
+  status: ColumnType<MailStatus, MailStatus | undefined, MailStatus>;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  last_error: ColumnType<string | null, string | null | undefined, string | null>;
+  sent_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  created_at: Timestamp;
+}
+
+export interface ScheduledJobsTable {
+  name: string;
+  next_run_at: Date;
+  locked_until: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  last_started_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  last_finished_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  last_error: ColumnType<string | null, string | null | undefined, string | null>;
+  runs: ColumnType<number, number | undefined, number>;
+}
+
+// Dialogues (migrations/008_dialogues.sql).
+export type DialogueState = 'invited' | 'preparing' | 'meeting' | 'signing' | 'closed';
+export type AnswerSide = 'employee' | 'leader' | 'shared';
+export type AgreementStatus = 'open' | 'in_progress' | 'done' | 'dropped';
+export type FormKind = 'mus' | 'grus' | 'onboarding' | 'sickness';
+export interface FormsTable {
+  id: string;
+  company_id: string;
+  builtin_key: string | null;
+  kind: FormKind;
+  name: string;
+  language: Language;
+  created_at: Timestamp;
+}
+export interface FormVersionsTable {
+  id: string;
+  company_id: string;
+  form_id: string;
+  version: number;
+  definition: Json;
+  created_at: Timestamp;
+}
+export interface DialogueRoundsTable {
+  id: string;
+  company_id: string;
+  name: string;
+  form_version_id: string;
+  team_id: string | null;
+  department_id: string | null;
+  preparation_deadline: string;
+  meeting_from: string;
+  meeting_to: string;
+  created_by: string;
+  created_at: Timestamp;
+}
+export interface DialoguesTable {
+  id: string;
+  company_id: string;
+  round_id: string | null;
+  form_version_id: string;
+  employee_employment_id: string;
+  leader_employment_id: string;
+  team_id: string | null;
+  state: ColumnType<DialogueState, DialogueState | undefined>;
+  employee_submitted_at: Date | null;
+  leader_submitted_at: Date | null;
+  meeting_at: Date | null;
+  meeting_place: string | null;
+  notes_text: ColumnType<string, string | undefined>;
+  notes_version: ColumnType<number, number | undefined>;
+  disagreement_text: string | null;
+  created_at: Timestamp;
+}
+export interface DialogueTransitionsTable {
+  id: string;
+  company_id: string;
+  dialogue_id: string;
+  from_state: DialogueState | null;
+  to_state: DialogueState;
+  actor_employment_id: string;
+  created_at: Timestamp;
+}
+export interface DialogueAnswersTable {
+  company_id: string;
+  dialogue_id: string;
+  question_id: string;
+  side: AnswerSide;
+  value: string;
+  version: number;
+  updated_by: string;
+  updated_at: Timestamp;
+}
+export interface AgreementsTable {
+  id: string;
+  company_id: string;
+  dialogue_id: string;
+  employee_employment_id: string;
+  carried_from: string | null;
+  title_text: string;
+  description_text: ColumnType<string, string | undefined>;
+  owner: 'employee' | 'leader';
+  deadline: string | null;
+  follow_up: string | null;
+  status: ColumnType<AgreementStatus, AgreementStatus | undefined>;
+  progress_text: ColumnType<string, string | undefined>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+export interface SicknessReportsTable {
+  id: string;
+  company_id: string;
+  employee_employment_id: string;
+  from_date: string;
+  to_date: string | null;
+  reported_by: string;
+  dialogue_id: string | null;
+  created_at: Timestamp;
+}
+export interface DialogueSignaturesTable {
+  company_id: string;
+  dialogue_id: string;
+  side: 'employee' | 'leader';
+  employment_id: string;
+  signed_at: Date;
+}
+
 export interface DB {
+  mail_outbox: MailOutboxTable;
+  scheduled_jobs: ScheduledJobsTable;
+  webauthn_credentials: WebauthnCredentialsTable;
+  webauthn_challenges: WebauthnChallengesTable;
+  account_tokens: AccountTokensTable;
+  rate_limits: RateLimitsTable;
   totp_factors: TotpFactorsTable;
   recovery_codes: RecoveryCodesTable;
   pending_logins: PendingLoginsTable;
@@ -184,6 +376,15 @@ export interface DB {
   staff_accounts: StaffAccountsTable;
   sessions: SessionsTable;
   audit_events: AuditEventsTable;
+  forms: FormsTable;
+  form_versions: FormVersionsTable;
+  dialogue_rounds: DialogueRoundsTable;
+  dialogues: DialoguesTable;
+  dialogue_transitions: DialogueTransitionsTable;
+  dialogue_answers: DialogueAnswersTable;
+  agreements: AgreementsTable;
+  dialogue_signatures: DialogueSignaturesTable;
+  sickness_reports: SicknessReportsTable;
 }
 
 export type Company = Selectable<CompaniesTable>;

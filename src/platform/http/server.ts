@@ -91,7 +91,8 @@ export async function buildHttp(deps: AppDeps): Promise<FastifyInstance> {
       },
       serializers: {
         // Paths only: query strings may one day carry tokens, and logs never hold secrets (M6).
-        req: (req: FastifyRequest) => ({ method: req.method, url: req.url.split('?')[0], ip: req.ip }),
+        // Links sent by e-mail carry a secret in the path: logs show only its shape.
+        req: (req: FastifyRequest) => ({ method: req.method, url: (req.url.split('?')[0] ?? '').replace(/[A-Za-z0-9_-]{43}/g, '[token]'), ip: req.ip }),
         // PostgreSQL puts offending values (an e-mail, a name) in `detail`: never log them.
         err: (err: Error & { code?: string }) => ({ type: err.name, message: err.message, code: err.code, stack: err.stack ?? '' }),
       },
@@ -194,7 +195,11 @@ export async function buildHttp(deps: AppDeps): Promise<FastifyInstance> {
     const status = (error as { statusCode?: number }).statusCode;
     const code = (error as { code?: string }).code;
     if (code === 'FST_ERR_CTP_BODY_TOO_LARGE' || status === 413) return errorPage(req, reply, 413);
-    if (status === 429) return errorPage(req, reply, 429);
+    if (status === 429) {
+      const retry = (error as { retryAfterSeconds?: number }).retryAfterSeconds;
+      if (retry) reply.header('retry-after', String(retry));
+      return errorPage(req, reply, 429);
+    }
     if (status && status >= 400 && status < 500) return errorPage(req, reply, status === 404 ? 404 : 400);
     req.log.error({ err: error }, 'unhandled error');
     return errorPage(req, reply, 500);
