@@ -118,9 +118,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'Invalid configuration:\n  production needs TLS_CERT_FILE/TLS_KEY_FILE, or TRUST_PROXY=true behind a TLS proxy',
     );
   }
-  if (c.NODE_ENV === 'production' && !tls && !c.PUBLIC_URL?.startsWith('https://')) {
-    // Behind a TLS proxy the app must know its public https origin, or cookies would lose Secure.
-    throw new ConfigError('Invalid configuration:\n  production behind a proxy needs PUBLIC_URL=https://...');
+  if (c.NODE_ENV === 'production' && !c.PUBLIC_URL?.startsWith('https://')) {
+    // The public https origin: cookies keep Secure behind a proxy, e-mailed links point to it, and
+    // passkeys are bound to its host name.
+    throw new ConfigError('Invalid configuration:\n  production needs PUBLIC_URL=https://... (links in e-mails, passkeys, cookies)');
+  }
+  if (c.NODE_ENV === 'production' && !c.SMTP_URL) {
+    // Invitations, resets and lockout notices must reach people; files on the server would not.
+    throw new ConfigError('Invalid configuration:\n  production needs SMTP_URL (invitations, password resets and security notices go by e-mail)');
   }
   if (c.NODE_ENV === 'production' && c.DEMO_SEED) {
     throw new ConfigError('Invalid configuration:\n  DEMO_SEED is not allowed in production');

@@ -178,9 +178,6 @@ async function serve(config: Config): Promise<number> {
   redirect?.listen(config.httpRedirectPort, config.host);
   // Periodic jobs (mail delivery, cleanups); every node runs them, each due run happens once.
   jobs = startJobRunner(deps, { log: app.log });
-  if (config.env === 'production' && config.mail.transport === 'file') {
-    app.log.warn('SMTP_URL is not set: e-mails are written as files under the data directory and nobody receives them');
-  }
   console.log(`Samtale is running on ${config.tls ? 'https' : 'http'}://localhost:${config.port} (${deps.database.kind})`);
   return await new Promise<number>(() => {});
 }

@@ -202,7 +202,7 @@ describe('file transport and the development mail page', () => {
     } finally {
       await smtp.close();
     }
-    expect(loadConfig({ NODE_ENV: 'production', TRUST_PROXY: 'true', PUBLIC_URL: 'https://x.example' }).mail.transport).toBe('file');
+    expect(() => loadConfig({ NODE_ENV: 'production', TRUST_PROXY: 'true', PUBLIC_URL: 'https://x.example' })).toThrow(/SMTP_URL/);
   });
 
   it('mail settings are validated at start, naming the variable', () => {

@@ -65,8 +65,12 @@ describe('security headers', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(ConfigError);
     expect(() => loadConfig({ NODE_ENV: 'production', TRUST_PROXY: 'true' })).toThrow(/PUBLIC_URL/);
     expect(() => loadConfig({ NODE_ENV: 'production', TRUST_PROXY: 'true', PUBLIC_URL: 'http://x.example' })).toThrow(/PUBLIC_URL/);
-    expect(() => loadConfig({ NODE_ENV: 'production', TRUST_PROXY: 'true', PUBLIC_URL: 'https://x.example' })).not.toThrow();
-    expect(() => loadConfig({ NODE_ENV: 'production', TRUST_PROXY: 'true', PUBLIC_URL: 'https://x.example', DEMO_SEED: 'true' })).toThrow(ConfigError);
+    expect(() => loadConfig({ NODE_ENV: 'production', TRUST_PROXY: 'true', PUBLIC_URL: 'https://x.example' })).toThrow(/SMTP_URL/);
+    const prod = { NODE_ENV: 'production', TRUST_PROXY: 'true', PUBLIC_URL: 'https://x.example', SMTP_URL: 'smtp://mail.x.example:587' };
+    expect(() => loadConfig(prod)).not.toThrow();
+    expect(() => loadConfig({ ...prod, DEMO_SEED: 'true' })).toThrow(ConfigError);
+    // With its own certificate the server still needs its public address (links, passkeys).
+    expect(() => loadConfig({ NODE_ENV: 'production', TLS_CERT_FILE: '/x.pem', TLS_KEY_FILE: '/x.key', SMTP_URL: 'smtp://m.example' })).toThrow(/PUBLIC_URL/);
   });
 });
 
