@@ -395,6 +395,7 @@ describe('housekeeping and company switch', () => {
     const me = await loggedIn(t.app, a.employee.email);
     const res = await me.post('/switch-company', { companyId: b.companyId });
     expect(res.headers.location).toBe('/account/two-factor?required=1');
+    expect((await me.get('/account/two-factor?required=1')).body).toContain('kræver totrinsbekræftelse');
     const dash = await me.get('/dashboard');
     expect(dash.statusCode).toBe(200);
     expect(dash.body).toContain(a.name);

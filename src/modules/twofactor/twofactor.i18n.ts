@@ -35,6 +35,7 @@ export const twoFactorMessages = defineMessages({
     removed: 'Totrinsbekræftelse er slået fra.',
     enrolled: 'Totrinsbekræftelse er slået til.',
     staffCannotRemove: 'Platformens medarbejdere skal have totrinsbekræftelse slået til.',
+    requiredElsewhere: 'Den virksomhed, du ville skifte til, kræver totrinsbekræftelse. Slå den til her, og skift så igen.',
   },
   en: {
     useRecoveryCode: 'Use a recovery code instead',
@@ -70,6 +71,7 @@ export const twoFactorMessages = defineMessages({
     removed: 'Two-step verification is turned off.',
     enrolled: 'Two-step verification is turned on.',
     staffCannotRemove: 'Platform staff must keep two-step verification turned on.',
+    requiredElsewhere: 'The company you wanted to switch to requires two-step verification. Turn it on here, then switch again.',
   },
   sv: {
     useRecoveryCode: 'Använd en återställningskod i stället',
@@ -105,5 +107,6 @@ export const twoFactorMessages = defineMessages({
     removed: 'Tvåstegsverifiering är avstängd.',
     enrolled: 'Tvåstegsverifiering är aktiverad.',
     staffCannotRemove: 'Plattformens personal måste ha tvåstegsverifiering aktiverad.',
+    requiredElsewhere: 'Företaget du ville byta till kräver tvåstegsverifiering. Slå på den här och byt sedan igen.',
   },
 });

@@ -59,6 +59,8 @@ export function registerTwoFactor(app: FastifyInstance, deps: AppDeps) {
     const flash =
       q.removed === '1'
         ? translator(req.lang, twoFactorMessages)('removed')
+        : q.required === '1'
+          ? translator(req.lang, twoFactorMessages)('requiredElsewhere')
         : q.passkey === 'added'
           ? tp('added')
           : q.passkey === 'removed'
