@@ -312,6 +312,25 @@ describe('request-rate limits (password spraying, floods)', () => {
   });
 });
 
+describe('rate limits on account changes', () => {
+  it('M7: posts to one\'s own account pages are limited per account (429), across browsers', async () => {
+    const f = await createCompany(t.deps);
+    const a = await loggedIn(t.app, f.leader.email);
+    const b = await loggedIn(t.app, f.leader.email);
+    const statuses: number[] = [];
+    for (let i = 0; i < RATE_RULES.accountChangesPerAccount.limit; i++) {
+      statuses.push((await (i % 2 ? a : b).post('/account/password', { current: 'nope', next: '', repeat: '' })).statusCode);
+    }
+    expect(new Set(statuses)).toEqual(new Set([422]));
+    const over = await a.post('/account/sessions/delete-others');
+    expect(over.statusCode).toBe(429);
+    expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
+    // Someone else is not affected.
+    const other = await loggedIn(t.app, f.employee.email);
+    expect((await other.post('/account/password', { current: 'nope', next: '', repeat: '' })).statusCode).toBe(422);
+  });
+});
+
 describe('changing the e-mail address', () => {
   it('needs the current password (a wrong one counts towards M7), confirms by link to the new address and tells the old one', async () => {
     const f = await createCompany(t.deps);

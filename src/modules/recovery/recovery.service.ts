@@ -245,7 +245,6 @@ export async function requestEmailChange(
   actor: Actor,
   input: { email: string; current: string; code: string; passkeyResponse: string; rp: RelyingParty; source: string; ip: string },
 ): Promise<{ ok: true } | { ok: false; errors: EmailChangeErrors }> {
-  await enforceRate(deps, RATE_RULES.accountChangesPerAccount, actor.kind === 'user' ? actor.userId : actor.staffId);
   const subject = subjectFor(actor.email);
   const newEmail = input.email.trim().toLowerCase();
   const found = await withTenant(deps.database, ownAccountContext(actor), async (trx) => ({

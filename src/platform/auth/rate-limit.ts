@@ -30,7 +30,7 @@ export const RATE_RULES = {
   resetRequestPerEmail: { name: 'reset-email', limit: 3, windowMs: 60 * MINUTE },
   /** Opening or using an e-mailed link (invitation, reset, unlock, e-mail change) per IP. */
   linkPerIp: { name: 'link-ip', limit: 30, windowMs: 15 * MINUTE },
-  /** Own-account security forms (password, e-mail, second factor) per account. */
+  /** Posts to one's own account pages (password, e-mail, second factor, sessions) per account. */
   accountChangesPerAccount: { name: 'account-change', limit: 20, windowMs: 15 * MINUTE },
 } as const satisfies Record<string, RateRule>;
 

@@ -17,6 +17,7 @@ import type { AppDeps } from '../deps.ts';
 import type { Actor } from '../auth/actor.ts';
 import { loadSession } from '../auth/sessions.ts';
 import { randomToken, safeEqual } from '../auth/tokens.ts';
+import { enforceRate, RATE_RULES } from '../auth/rate-limit.ts';
 import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError, ConflictError } from '../errors.ts';
 import { isLang, langFromAcceptLanguage, translator, type Lang } from '../i18n/i18n.ts';
 import { common } from '../html/common.i18n.ts';
@@ -175,6 +176,13 @@ export async function buildHttp(deps: AppDeps): Promise<FastifyInstance> {
     const body = req.body as Record<string, unknown> | undefined;
     const sent = (typeof body?._csrf === 'string' ? body._csrf : undefined) ?? headerValue(req.headers['x-csrf-token']);
     if (!sent || !safeEqual(sent, req.csrfToken)) throw new CsrfError();
+    // Rate limits (M7, issue 3): changes to one's own account, per account; passkey options for
+    // the login's second step, per address. The login and its second step count in their services.
+    if (req.actor && req.url.startsWith('/account/')) {
+      await enforceRate(deps, RATE_RULES.accountChangesPerAccount, req.actor.kind === 'user' ? req.actor.userId : req.actor.staffId);
+    } else if (req.routeOptions.url === '/login/second-factor/passkey-options') {
+      await enforceRate(deps, RATE_RULES.secondFactorPerIp, req.ip);
+    }
   });
 
   app.setNotFoundHandler(async (req, reply) => errorPage(req, reply, 404));
