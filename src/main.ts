@@ -13,7 +13,7 @@ import { startJobRunner, type JobRunner } from './platform/jobs/jobs.ts';
 import { closeMailTransport } from './platform/mail/transport.ts';
 import { httpsRedirectServer } from './platform/http/redirect.ts';
 import { seedDemoIfEmpty } from './modules/demo/demo.ts';
-import { unsafeCreateCompany, unsafeCreateStaff } from './modules/companies/companies.service.ts';
+import { unsafeCreateCompany, unsafeCreateStaff, unsafeDisableStaff } from './modules/companies/companies.service.ts';
 import { ValidationError } from './platform/errors.ts';
 import { unsafeVerifyAuditChains } from './platform/audit/verify.ts';
 
@@ -26,6 +26,7 @@ Commands:
                               create a company with its first administrator (password printed once)
   staff create --email E --name N --role operator|support
                               create a platform staff account (password printed once)
+  staff disable --email E     switch a staff account off and end its sessions at once
   demo                        create the demo company if the database is empty
   audit verify [--company ID] check the audit trail's hash chains; exit 1 at the first broken link
 
@@ -117,6 +118,24 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'staff': {
+      if (sub === 'disable') {
+        const { values } = parseArgs({ args: argv.slice(2), options: { email: { type: 'string' } } });
+        if (!values.email) {
+          console.error('staff disable needs --email');
+          return 2;
+        }
+        const deps = await openDeps(config);
+        try {
+          if (!(await unsafeDisableStaff(deps, values.email))) {
+            console.error('No staff account has that e-mail address.');
+            return 2;
+          }
+          console.log('Staff account disabled; its sessions have ended.');
+          return 0;
+        } finally {
+          await deps.database.close();
+        }
+      }
       if (sub !== 'create') break;
       const { values } = parseArgs({ args: argv.slice(2), options: { email: { type: 'string' }, name: { type: 'string' }, role: { type: 'string' } } });
       if (!values.email || !values.name || (values.role !== 'operator' && values.role !== 'support')) {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
-import { createCompany, type CompanyFixture } from './helpers/factories.ts';
-import { loggedIn } from './helpers/agent.ts';
+import { createCompany, createStaff, type CompanyFixture } from './helpers/factories.ts';
+import { Agent, loggedIn } from './helpers/agent.ts';
+import { unsafeDisableStaff } from '../src/modules/companies/companies.service.ts';
 
 let t: TestApp;
 let f: CompanyFixture;
@@ -40,5 +41,17 @@ describe('your sessions', () => {
     expect((await mine.post(`/account/sessions/${otherIds[0]}/delete`)).statusCode).toBe(404);
     expect((await mine.post('/account/sessions/not-a-uuid/delete')).statusCode).toBe(404);
     expect((await theirs.get('/dashboard')).statusCode).toBe(200);
+  });
+});
+
+describe('disabling a staff account', () => {
+  it('M2: `staff disable` ends every session of the account at once and refuses its next login', async () => {
+    const staff = await createStaff(t.deps);
+    const a = await loggedIn(t.app, staff.email);
+    expect((await a.get('/staff/companies')).statusCode).toBe(200);
+    expect(await unsafeDisableStaff(t.deps, staff.email.toUpperCase())).toBe(true);
+    expect((await a.get('/staff/companies')).statusCode).toBe(303);
+    expect((await new Agent(t.app).login(staff.email)).statusCode).toBe(401);
+    expect(await unsafeDisableStaff(t.deps, 'nobody@test.example')).toBe(false);
   });
 });

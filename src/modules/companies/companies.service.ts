@@ -57,6 +57,27 @@ export async function unsafeCreateStaff(deps: AppDeps, input: { email: string; n
   });
 }
 
+/**
+ * Switches a platform staff account off (someone left, or the account is suspected stolen): no
+ * login from now on, and every session and half-finished login of the account ends at once.
+ * Returns false when no such account exists.
+ */
+export async function unsafeDisableStaff(deps: AppDeps, email: string): Promise<boolean> {
+  return unsafeSystemTransaction(deps.database, async (trx) => {
+    const staff = await trx
+      .updateTable('staff_accounts')
+      .set({ disabled_at: deps.clock.now() })
+      .where((eb) => eb(eb.fn('lower', ['email']), '=', email.trim().toLowerCase()))
+      .returning('id')
+      .executeTakeFirst();
+    if (!staff) return false;
+    const ended = await trx.deleteFrom('sessions').where('staff_id', '=', staff.id).executeTakeFirst();
+    await trx.deleteFrom('pending_logins').where('staff_id', '=', staff.id).execute();
+    await audit(trx, { companyId: null, actorStaffId: staff.id }, { type: 'staff.disabled', objectType: 'staff', objectId: staff.id, data: { sessionsEnded: Number(ended.numDeletedRows) } });
+    return true;
+  });
+}
+
 export async function unsafeCountCompanies(deps: AppDeps): Promise<number> {
   return unsafeSystemTransaction(deps.database, async (trx) => {
     const row = await trx.selectFrom('companies').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();

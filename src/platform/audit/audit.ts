@@ -42,6 +42,7 @@ export type AuditEventType =
   | 'company.created'
   | 'company.security_settings_changed'
   | 'staff.created'
+  | 'staff.disabled'
   | 'org.department.created'
   | 'org.department.updated'
   | 'org.department.deleted'
