@@ -15,6 +15,7 @@ import { registerAccount } from './modules/account/account.routes.tsx';
 import { registerTwoFactor } from './modules/twofactor/twofactor.routes.tsx';
 import { registerCompanySettings } from './modules/companysettings/companysettings.routes.tsx';
 import { registerRecovery } from './modules/recovery/recovery.routes.tsx';
+import { registerAuditTrail } from './modules/audittrail/audittrail.routes.tsx';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = await buildHttp(deps);
@@ -28,5 +29,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerTwoFactor(app, deps);
   registerCompanySettings(app, deps);
   registerRecovery(app, deps);
+  registerAuditTrail(app, deps);
   return app;
 }

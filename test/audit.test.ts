@@ -15,6 +15,7 @@ import { Agent, loggedIn } from './helpers/agent.ts';
 import { unsafeSystemTransaction, withTenant } from '../src/platform/db/context.ts';
 import { audit } from '../src/platform/audit/audit.ts';
 import { unsafeVerifyAuditChains } from '../src/platform/audit/verify.ts';
+import { unsafeShipAuditEvents, type AuditLogLine } from '../src/platform/audit/ship.ts';
 import { openDatabase } from '../src/platform/db/database.ts';
 
 const run = promisify(execFile);
@@ -130,5 +131,29 @@ describe('M20 audit trail', () => {
     expect(rows?.n).toBe(0);
     const reports = await unsafeVerifyAuditChains(t.deps.database);
     expect(reports.some((r) => r.chain === 'platform')).toBe(true);
+  });
+
+  it('ships committed rows to the JSON log once, in chain order, and never a rolled-back one', async () => {
+    const f = await createCompany(t.deps);
+    await loggedIn(t.app, f.admin.email);
+    await withTenant(t.deps.database, { companyId: f.companyId, userId: f.admin.userId }, async (trx) => {
+      await audit(trx, { companyId: f.companyId, actorUserId: f.admin.userId }, { type: 'settings.language_changed', data: { language: 'sv' } });
+    });
+    await expect(
+      withTenant(t.deps.database, { companyId: f.companyId, userId: f.admin.userId }, async (trx) => {
+        await audit(trx, { companyId: f.companyId, actorUserId: f.admin.userId }, { type: 'settings.language_changed', data: { language: 'rolled-back' } });
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    const lines: AuditLogLine[] = [];
+    await unsafeShipAuditEvents(t.deps, (l) => lines.push(l));
+    const mine = lines.filter((l) => l.chain === f.companyId);
+    expect(mine.map((l) => l.seq)).toEqual(mine.map((_, i) => i + 1));
+    expect(mine.map((l) => l.event)).toContain('settings.language_changed');
+    expect(JSON.stringify(mine)).not.toContain('rolled-back');
+    expect(mine.every((l) => l.stream === 'audit' && /^[0-9a-f]{64}$/.test(l.hash))).toBe(true);
+    const again: AuditLogLine[] = [];
+    await unsafeShipAuditEvents(t.deps, (l) => again.push(l));
+    expect(again.filter((l) => l.chain === f.companyId)).toEqual([]);
   });
 });

@@ -87,6 +87,8 @@ const MATRIX: Record<string, Row> = {
   'POST /unlock/:token': { allow: 'public' },
   'GET /email-change/:token': { allow: 'public' },
   'POST /email-change/:token': { allow: 'public' },
+  'GET /org/audit': { allow: ['admin'] },
+  'GET /org/audit.csv': { allow: ['admin'] },
   'GET /account/email': { allow: [...USERS, 'staff'] },
   'POST /account/email': { allow: [...USERS, 'staff'] },
 };

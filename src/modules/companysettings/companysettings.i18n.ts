@@ -15,6 +15,7 @@ export const companySettingsMessages = defineMessages({
     twoFactorInvalid: 'Vælg hvem der skal bruge totrinsbekræftelse.',
     saveButton: 'Gem',
     saved: 'Sikkerhedsindstillingerne er gemt.',
+    auditLink: 'Se virksomhedens revisionsspor',
   },
   en: {
     title: 'Security settings',
@@ -30,6 +31,7 @@ export const companySettingsMessages = defineMessages({
     twoFactorInvalid: 'Choose who must use two-step verification.',
     saveButton: 'Save',
     saved: 'The security settings have been saved.',
+    auditLink: 'See the company\'s audit trail',
   },
   sv: {
     title: 'Säkerhetsinställningar',
@@ -45,6 +47,7 @@ export const companySettingsMessages = defineMessages({
     twoFactorInvalid: 'Välj vilka som måste använda tvåstegsverifiering.',
     saveButton: 'Spara',
     saved: 'Säkerhetsinställningarna har sparats.',
+    auditLink: 'Se företagets granskningslogg',
   },
 });
 

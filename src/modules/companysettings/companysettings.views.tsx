@@ -45,6 +45,9 @@ export function SecuritySettingsPage(props: { vc: ViewContext; values: SecurityF
           </fieldset>
           <button type="submit">{t('saveButton')}</button>
         </form>
+        <p>
+          <a href="/org/audit">{t('auditLink')}</a>
+        </p>
       </section>
     </Layout>
   );

@@ -39,6 +39,7 @@ export type AuditEventType =
   | 'auth.email.changed'
   | 'auth.rate_limited'
   | 'settings.language_changed'
+  | 'audit.exported'
   | 'company.created'
   | 'company.security_settings_changed'
   | 'staff.created'
