@@ -16,6 +16,7 @@ import { registerTwoFactor } from './modules/twofactor/twofactor.routes.tsx';
 import { registerCompanySettings } from './modules/companysettings/companysettings.routes.tsx';
 import { registerRecovery } from './modules/recovery/recovery.routes.tsx';
 import { registerAuditTrail } from './modules/audittrail/audittrail.routes.tsx';
+import { registerSupport } from './modules/support/support.routes.tsx';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = await buildHttp(deps);
@@ -30,5 +31,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerCompanySettings(app, deps);
   registerRecovery(app, deps);
   registerAuditTrail(app, deps);
+  registerSupport(app, deps);
   return app;
 }

@@ -131,6 +131,15 @@ export async function createStaff(deps: AppDeps, role: StaffRole = 'support', op
   return { id, email, secret };
 }
 
+/** Gives a user a confirmed TOTP factor (as if enrolled); returns its secret for totpCode(). */
+export async function giveTotpFactor(deps: AppDeps, userId: string): Promise<string> {
+  const secret = newTotpSecret();
+  await unsafeSystemTransaction(deps.database, (trx) =>
+    sql`insert into totp_factors (id, user_id, secret, confirmed_at) values (${randomUUID()}, ${userId}, ${secret}, now())`.execute(trx),
+  );
+  return secret;
+}
+
 /**
  * A fresh single-use recovery code for the identity behind `email`, so test logins can pass the
  * second step as often as they like at one fake time (a TOTP code is single-use per 30 s).

@@ -40,6 +40,8 @@ export type AuditEventType =
   | 'auth.rate_limited'
   | 'settings.language_changed'
   | 'audit.exported'
+  | 'support.consent_given'
+  | 'support.consent_withdrawn'
   | 'company.created'
   | 'company.security_settings_changed'
   | 'staff.created'

@@ -22,6 +22,8 @@ export type DbContext = {
   lookupEmail?: string | undefined;
   /** Lets the session lookup find one session by its token hash, and nothing else. */
   sessionHash?: string | undefined;
+  /** The app's clock, for rules the database checks against time (support consent expiry). */
+  now?: Date | undefined;
 };
 
 export async function withTenant<T>(database: Database, ctx: DbContext, fn: (trx: Tx) => Promise<T>): Promise<T> {
@@ -53,5 +55,6 @@ export async function enterContext(trx: Tx, ctx: DbContext): Promise<void> {
     set_config('app.user_id', ${ctx.userId ?? ''}, true),
     set_config('app.staff_id', ${ctx.staffId ?? ''}, true),
     set_config('app.lookup_email', ${ctx.lookupEmail?.toLowerCase() ?? ''}, true),
-    set_config('app.session_hash', ${ctx.sessionHash ?? ''}, true)`.execute(trx);
+    set_config('app.session_hash', ${ctx.sessionHash ?? ''}, true),
+    set_config('app.now', ${ctx.now?.toISOString() ?? ''}, true)`.execute(trx);
 }

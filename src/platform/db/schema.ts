@@ -16,6 +16,7 @@ export interface CompaniesTable {
   default_language: ColumnType<Language, Language | undefined>;
   min_password_length: ColumnType<number, number | undefined>;
   require_two_factor: ColumnType<RequireTwoFactor, RequireTwoFactor | undefined>;
+  statistics_threshold: ColumnType<number, number | undefined>;
   created_at: Timestamp;
 }
 
@@ -356,7 +357,94 @@ export interface DialogueSignaturesTable {
   signed_at: Date;
 }
 
+export type ApiResource = 'user' | 'employee' | 'department' | 'team' | 'delegation';
+export interface ApiSettingsTable {
+  company_id: string;
+  legacy_headers: ColumnType<boolean, boolean | undefined>;
+  allowed_cidrs: ColumnType<string[], string[] | undefined>;
+  updated_at: Timestamp;
+}
+export interface ApiTokensTable {
+  id: string;
+  company_id: string;
+  name: string;
+  token_hash: string;
+  secret_box: string;
+  created_by: string | null;
+  created_at: Timestamp;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+export interface ApiSeenJwtsTable {
+  company_id: string;
+  signature_hash: string;
+  expires_at: Date;
+}
+export interface ApiExternalIdsTable {
+  company_id: string;
+  resource: ApiResource;
+  external_id: string;
+  internal_id: string;
+  created_at: Timestamp;
+}
+export interface ApiUsersTable {
+  company_id: string;
+  user_id: string;
+  username: string | null;
+  gender: 'male' | 'female' | 'other' | null;
+  birthday: ColumnType<string | null, string | null, string | null>;
+}
+
+export type FileKind = 'pdf' | 'docx' | 'xlsx' | 'odt' | 'ods' | 'csv' | 'txt' | 'png' | 'jpeg';
+export type FileState = 'uploading' | 'waiting' | 'available' | 'infected';
+export interface FilesTable {
+  id: string;
+  company_id: string;
+  purpose: 'inbox';
+  uploaded_by: string | null;
+  name: string;
+  kind: FileKind;
+  content_type: string;
+  size_bytes: ColumnType<number, number | undefined, number>;
+  sha256: string | null;
+  state: ColumnType<FileState, FileState | undefined, FileState>;
+  scan_attempts: ColumnType<number, number | undefined, number>;
+  scan_error: string | null;
+  next_scan_at: Date | null;
+  scanned_at: Date | null;
+  signature: string | null;
+  created_at: Timestamp;
+}
+export interface FileChunksTable {
+  company_id: string;
+  file_id: string;
+  seq: number;
+  cipher: ColumnType<string, string | undefined, string>;
+  data: Uint8Array;
+}
+export interface FileViewsTable {
+  id: string;
+  company_id: string;
+  file_id: string;
+  viewer_employment_id: string;
+  viewed_at: Timestamp;
+}
+
+// Support access by the customer's consent (migrations/012_support_consent.sql).
+export interface SupportConsentsTable {
+  id: string;
+  company_id: string;
+  granted_by: string;
+  reason: string;
+  allow_edit: boolean;
+  granted_at: Date;
+  expires_at: Date;
+  withdrawn_at: Date | null;
+  withdrawn_by: string | null;
+}
+
 export interface DB {
+  support_consents: SupportConsentsTable;
   mail_outbox: MailOutboxTable;
   scheduled_jobs: ScheduledJobsTable;
   webauthn_credentials: WebauthnCredentialsTable;
@@ -385,6 +473,14 @@ export interface DB {
   agreements: AgreementsTable;
   dialogue_signatures: DialogueSignaturesTable;
   sickness_reports: SicknessReportsTable;
+  files: FilesTable;
+  file_chunks: FileChunksTable;
+  file_views: FileViewsTable;
+  api_settings: ApiSettingsTable;
+  api_tokens: ApiTokensTable;
+  api_seen_jwts: ApiSeenJwtsTable;
+  api_external_ids: ApiExternalIdsTable;
+  api_users: ApiUsersTable;
 }
 
 export type Company = Selectable<CompaniesTable>;

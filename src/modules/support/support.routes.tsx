@@ -1,0 +1,75 @@
+/**
+ * GET /org/settings/support (status, give, withdraw, history) and the two POSTs, for company
+ * admins; 404 for everyone else (support.service.ts). Refusals re-render the page with the typed
+ * values and a message per field (422).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppDeps } from '../../platform/deps.ts';
+import { cookieNames, viewContext } from '../../platform/http/server.ts';
+import { rawForm } from '../../platform/http/forms.ts';
+import { sendPage } from '../../platform/html/render.ts';
+import { translator } from '../../platform/i18n/i18n.ts';
+import { sourceFor } from '../../platform/auth/throttle.ts';
+import { relyingParty } from '../../platform/auth/webauthn.ts';
+import { supportMessages } from './support.i18n.ts';
+import { getConsentPage, giveConsent, withdrawConsent, type ConsentErrors } from './support.service.ts';
+import { SupportConsentPage, type ConsentFormValues } from './support.views.tsx';
+
+const PAGE = '/org/settings/support';
+
+export function registerSupport(app: FastifyInstance, deps: AppDeps) {
+  const secure = Boolean(deps.config.tls) || deps.config.publicUrl?.startsWith('https:') === true;
+  const names = cookieNames(secure);
+  const common = (req: FastifyRequest) => {
+    const form = rawForm(req.body);
+    const device = req.cookies[names.device];
+    return {
+      form,
+      code: form.code ?? '',
+      passkeyResponse: (form.passkeyResponse ?? '').slice(0, 60_000),
+      rp: relyingParty(deps.config.publicUrl, `${req.protocol}://${req.host}`),
+      source: sourceFor(device && /^[A-Za-z0-9_-]{43}$/.test(device) ? device : undefined, req.ip),
+      ip: req.ip,
+    };
+  };
+  const messages = (req: FastifyRequest, errors: ConsentErrors): Record<string, string> => {
+    const t = translator(req.lang, supportMessages);
+    const out: Record<string, string> = {};
+    if (errors.allow) out.allow = t('allowRequired');
+    if (errors.reason) out.reason = errors.reason === 'required' ? t('reasonRequired') : t('reasonTooLong');
+    if (errors.hours) out.hours = t('hoursRange');
+    if (errors.code) out.code = errors.code === 'required' ? t('codeRequired') : errors.code === 'needFactor' ? t('needFactor') : t('codeWrong');
+    return out;
+  };
+  const refuse = async (req: FastifyRequest, reply: FastifyReply, errors: ConsentErrors, values?: ConsentFormValues) => {
+    const page = await getConsentPage(deps, req.actor);
+    return sendPage(reply, <SupportConsentPage vc={viewContext(req)} page={page} errors={messages(req, errors)} {...(values ? { values } : {})} />, 422);
+  };
+
+  app.get(PAGE, async (req, reply) => {
+    const page = await getConsentPage(deps, req.actor);
+    const q = req.query as Record<string, unknown>;
+    const t = translator(req.lang, supportMessages);
+    const flash = q.done === 'given' ? t('given') : q.done === 'withdrawn' ? t('withdrawn') : undefined;
+    return sendPage(reply, <SupportConsentPage vc={viewContext(req)} page={page} flash={flash} />);
+  });
+
+  app.post(`${PAGE}/consent`, async (req, reply) => {
+    await getConsentPage(deps, req.actor); // 404 before anything else for non-admins
+    const c = common(req);
+    const hoursText = (c.form.hours ?? '').trim();
+    const hours = /^\d{1,3}$/.test(hoursText) ? Number(hoursText) : NaN;
+    const values: ConsentFormValues = { reason: (c.form.reason ?? '').slice(0, 600), hours: hoursText.slice(0, 10), allowEdit: c.form.allowEdit === '1' };
+    if (c.form.allow !== '1') return refuse(req, reply, { allow: 'required' }, values);
+    const result = await giveConsent(deps, req.actor, { ...c, reason: c.form.reason ?? '', hours, allowEdit: values.allowEdit });
+    if (!result.ok) return refuse(req, reply, result.errors, values);
+    return reply.redirect(`${PAGE}?done=given`, 303);
+  });
+
+  app.post(`${PAGE}/withdraw`, async (req, reply) => {
+    await getConsentPage(deps, req.actor);
+    const result = await withdrawConsent(deps, req.actor, common(req));
+    if (!result.ok) return refuse(req, reply, result.errors);
+    return reply.redirect(`${PAGE}?done=withdrawn`, 303);
+  });
+}

@@ -1,0 +1,170 @@
+/**
+ * Support access by the customer's consent (issue 5; M13, M19, P4).
+ *
+ * A company admin ticks "Allow Samtale support to access our data" with a reason and an expiry
+ * (default 24 hours, at most 7 days), and optionally a second tick "support may also make
+ * changes". Giving and withdrawing both need the admin's second factor again (an app code, or a
+ * passkey); an admin without one is asked to set it up first. A wrong factor counts towards the
+ * M7 block like a failed login.
+ *
+ * The database enforces it (migrations/012_support_consent.sql): app_company_id() answers a
+ * company to a staff transaction only while a consent row for it is open and unexpired, so every
+ * tenant policy admits support exactly then. Withdrawing closes the row, and the very next query
+ * of an open support session sees nothing.
+ */
+import { randomUUID } from 'node:crypto';
+import type { AppDeps } from '../../platform/deps.ts';
+import type { Actor, UserActor } from '../../platform/auth/actor.ts';
+import { withTenant, type Tx } from '../../platform/db/context.ts';
+import { audit, whoFromActor } from '../../platform/audit/audit.ts';
+import { NotFoundError } from '../../platform/errors.ts';
+import { ownAccountContext } from '../../platform/auth/own-account.ts';
+import { checkThrottle, recordFailure, subjectFor } from '../../platform/auth/throttle.ts';
+import { afterBlocksStarted } from '../../platform/auth/login-notices.ts';
+import type { RelyingParty } from '../../platform/auth/webauthn.ts';
+import { confirmSecondFactor, reauthFactor, type ReauthFactor } from '../twofactor/passkeys.service.ts';
+import { ownerOf } from '../twofactor/twofactor.policy.ts';
+
+export const DEFAULT_HOURS = 24;
+export const MAX_HOURS = 7 * 24;
+
+export type Consent = {
+  id: string;
+  reason: string;
+  allowEdit: boolean;
+  grantedAt: Date;
+  expiresAt: Date;
+  withdrawnAt: Date | null;
+  grantedByName: string | null;
+  /** Open, not withdrawn and not expired at the clock's now. */
+  active: boolean;
+};
+
+export type ConsentPage = { current: Consent | undefined; history: Consent[]; factor: ReauthFactor };
+
+export function mayManageSupportConsent(actor: Actor | undefined): actor is UserActor {
+  return actor?.kind === 'user' && actor.role === 'company_admin';
+}
+
+function admin(actor: Actor | undefined): UserActor {
+  if (!mayManageSupportConsent(actor)) throw new NotFoundError();
+  return actor;
+}
+
+async function consents(trx: Tx, companyId: string, now: Date): Promise<Consent[]> {
+  const rows = await trx
+    .selectFrom('support_consents as c')
+    .leftJoin('employments as e', 'e.id', 'c.granted_by')
+    .leftJoin('users as u', 'u.id', 'e.user_id')
+    .select(['c.id', 'c.reason', 'c.allow_edit', 'c.granted_at', 'c.expires_at', 'c.withdrawn_at', 'u.name'])
+    .where('c.company_id', '=', companyId)
+    .orderBy('c.granted_at', 'desc')
+    .limit(20)
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    reason: r.reason,
+    allowEdit: r.allow_edit,
+    grantedAt: new Date(r.granted_at),
+    expiresAt: new Date(r.expires_at),
+    withdrawnAt: r.withdrawn_at ? new Date(r.withdrawn_at) : null,
+    grantedByName: r.name ?? null,
+    active: r.withdrawn_at === null && new Date(r.expires_at) > now,
+  }));
+}
+
+export async function getConsentPage(deps: AppDeps, actor: Actor | undefined): Promise<ConsentPage> {
+  const a = admin(actor);
+  const now = deps.clock.now();
+  return withTenant(deps.database, { companyId: a.companyId, userId: a.userId }, async (trx) => {
+    const all = await consents(trx, a.companyId, now);
+    return { current: all.find((c) => c.active), history: all, factor: await reauthFactor(trx, ownerOf(a)) };
+  });
+}
+
+export type ConsentInput = {
+  reason: string;
+  hours: number;
+  allowEdit: boolean;
+  code: string;
+  passkeyResponse: string;
+  rp: RelyingParty;
+  source: string;
+  ip: string;
+};
+export type ConsentErrors = { allow?: 'required'; reason?: 'required' | 'tooLong'; hours?: 'range'; code?: 'required' | 'wrong' | 'needFactor' };
+export type ConsentResult = { ok: true } | { ok: false; errors: ConsentErrors };
+
+/** Checks the admin's second factor; a wrong one counts towards M7. Returns an error or undefined. */
+async function secondFactorProblem(trx: Tx, deps: AppDeps, a: UserActor, input: Pick<ConsentInput, 'code' | 'passkeyResponse' | 'rp' | 'source' | 'ip'>): Promise<ConsentErrors['code']> {
+  const now = deps.clock.now();
+  const owner = ownerOf(a);
+  const factor = await reauthFactor(trx, owner);
+  if (factor === 'none') return 'needFactor';
+  if ((factor === 'totp' && input.code.trim() === '') || (factor === 'passkey' && input.passkeyResponse === '')) return 'required';
+  const subject = subjectFor(a.email);
+  const throttle = await checkThrottle(trx, subject, input.source, now);
+  const ok = !throttle.blocked && (await confirmSecondFactor(trx, a, { code: input.code, passkeyResponse: input.passkeyResponse, rp: input.rp, ip: input.ip, now }));
+  if (ok) return undefined;
+  const who = whoFromActor(a, input.ip);
+  await audit(trx, who, { type: 'auth.second_factor.failed', data: { step: 'support_consent' } });
+  const started = await recordFailure(trx, subject, input.source, throttle.knownSource, now);
+  await afterBlocksStarted(trx, { owner, subject, started, who, now, lookupEmail: a.email.toLowerCase() });
+  return 'wrong';
+}
+
+export async function giveConsent(deps: AppDeps, actor: Actor | undefined, input: ConsentInput): Promise<ConsentResult> {
+  const a = admin(actor);
+  const errors: ConsentErrors = {};
+  const reason = input.reason.trim();
+  if (reason === '') errors.reason = 'required';
+  else if (reason.length > 500) errors.reason = 'tooLong';
+  if (!Number.isInteger(input.hours) || input.hours < 1 || input.hours > MAX_HOURS) errors.hours = 'range';
+  if (Object.keys(errors).length > 0) return { ok: false, errors };
+  const now = deps.clock.now();
+  const problem = await withTenant(deps.database, ownAccountContext(a), async (trx) => {
+    const p = await secondFactorProblem(trx, deps, a, input);
+    if (p) return p;
+    // One open consent at a time: a new one replaces the previous one.
+    await trx.updateTable('support_consents').set({ withdrawn_at: now, withdrawn_by: a.employmentId }).where('company_id', '=', a.companyId).where('withdrawn_at', 'is', null).execute();
+    const id = randomUUID();
+    const expiresAt = new Date(now.getTime() + input.hours * 3600_000);
+    await trx
+      .insertInto('support_consents')
+      .values({ id, company_id: a.companyId, granted_by: a.employmentId, reason, allow_edit: input.allowEdit, granted_at: now, expires_at: expiresAt })
+      .execute();
+    await audit(trx, whoFromActor(a, input.ip), { type: 'support.consent_given', objectType: 'support_consent', objectId: id, data: { hours: input.hours, allowEdit: input.allowEdit } });
+    return undefined;
+  });
+  return problem ? { ok: false, errors: { code: problem } } : { ok: true };
+}
+
+export async function withdrawConsent(deps: AppDeps, actor: Actor | undefined, input: Pick<ConsentInput, 'code' | 'passkeyResponse' | 'rp' | 'source' | 'ip'>): Promise<ConsentResult> {
+  const a = admin(actor);
+  const now = deps.clock.now();
+  const problem = await withTenant(deps.database, ownAccountContext(a), async (trx) => {
+    const p = await secondFactorProblem(trx, deps, a, input);
+    if (p) return p;
+    const closed = await trx
+      .updateTable('support_consents')
+      .set({ withdrawn_at: now, withdrawn_by: a.employmentId })
+      .where('company_id', '=', a.companyId)
+      .where('withdrawn_at', 'is', null)
+      .returning('id')
+      .execute();
+    for (const c of closed) await audit(trx, whoFromActor(a, input.ip), { type: 'support.consent_withdrawn', objectType: 'support_consent', objectId: c.id });
+    return undefined;
+  });
+  return problem ? { ok: false, errors: { code: problem } } : { ok: true };
+}
+
+/** For the staff's company list: which companies support may enter now, and until when. */
+export async function activeConsentsForStaff(trx: Tx, now: Date): Promise<Map<string, { expiresAt: Date; allowEdit: boolean }>> {
+  const rows = await trx
+    .selectFrom('support_consents')
+    .select(['company_id', 'expires_at', 'allow_edit'])
+    .where('withdrawn_at', 'is', null)
+    .where('expires_at', '>', now)
+    .execute();
+  return new Map(rows.map((r) => [r.company_id, { expiresAt: new Date(r.expires_at), allowEdit: r.allow_edit }]));
+}

@@ -1,0 +1,106 @@
+/** The company admin's support-access page (M13). Texts in support.i18n.ts; values escaped. */
+import { CsrfField, ErrorSummary, Flash, Layout, TextField, type ViewContext } from '../../platform/html/layout.tsx';
+import { formatDateTime, translator } from '../../platform/i18n/i18n.ts';
+import { ReauthFactorFields, reauthFormAttributes } from '../twofactor/passkeys.views.tsx';
+import { supportMessages } from './support.i18n.ts';
+import { DEFAULT_HOURS, type ConsentPage } from './support.service.ts';
+
+export type ConsentFormValues = { reason: string; hours: string; allowEdit: boolean };
+
+export function SupportConsentPage(props: { vc: ViewContext; page: ConsentPage; values?: ConsentFormValues; errors?: Record<string, string>; flash?: string | undefined }) {
+  const { vc, page } = props;
+  const t = translator(vc.lang, supportMessages);
+  const errors = props.errors ?? {};
+  const values = props.values ?? { reason: '', hours: String(DEFAULT_HOURS), allowEdit: false };
+  const current = page.current;
+  const factorFields = (
+    <ReauthFactorFields vc={vc} factor={page.factor} codeLabel={t('codeLabel')} codeHint={t('codeHint')} error={errors.code} />
+  );
+  return (
+    <Layout vc={vc} title={t('title')}>
+      <h1>{t('title')}</h1>
+      <Flash message={props.flash} />
+      <ErrorSummary lang={vc.lang} errors={errors} />
+      <p>{t('intro')}</p>
+      <section class="card" aria-labelledby="status-h">
+        <h2 id="status-h" class={current ? 'badge warn' : undefined}>
+          {current ? t('statusActive', { until: formatDateTime(vc.lang, current.expiresAt), mode: current.allowEdit ? t('mayEdit') : t('readOnly') }) : t('statusNone')}
+        </h2>
+        {current ? <p>{t('givenBy', { name: current.grantedByName ?? '', reason: current.reason })}</p> : null}
+      </section>
+      {page.factor === 'none' ? (
+        <p class="notice">
+          {t('needFactor')} <a href="/account/two-factor">{t('setUpFactor')}</a>
+        </p>
+      ) : current ? (
+        <section class="card" aria-labelledby="withdraw-h">
+          <h2 id="withdraw-h">{t('withdrawTitle')}</h2>
+          <form method="post" action="/org/settings/support/withdraw" class="stack" novalidate {...reauthFormAttributes(page.factor)}>
+            <CsrfField vc={vc} />
+            {factorFields}
+            <button type="submit" class="danger">
+              {t('withdraw')}
+            </button>
+          </form>
+        </section>
+      ) : (
+        <section class="card" aria-labelledby="give-h">
+          <h2 id="give-h">{t('giveTitle')}</h2>
+          <form method="post" action="/org/settings/support/consent" class="stack" novalidate {...reauthFormAttributes(page.factor)}>
+            <CsrfField vc={vc} />
+            <div class={errors.allow ? 'field has-error' : 'field'}>
+              {errors.allow ? (
+                <p class="field-error" id="allow-error">
+                  {errors.allow}
+                </p>
+              ) : null}
+              <label>
+                <input type="checkbox" id="allow" name="allow" value="1" required aria-describedby={errors.allow ? 'allow-error' : undefined} /> {t('allow')}
+              </label>
+            </div>
+            <TextField name="reason" label={t('reason')} hint={t('reasonHint')} value={values.reason} required maxLength={500} error={errors.reason} />
+            <TextField name="hours" label={t('hours')} hint={t('hoursHint')} type="number" inputMode="numeric" value={values.hours} required maxLength={3} error={errors.hours} />
+            <div class="field">
+              <label>
+                <input type="checkbox" name="allowEdit" value="1" checked={values.allowEdit} /> {t('allowEdit')}
+              </label>
+            </div>
+            {factorFields}
+            <button type="submit">{t('give')}</button>
+          </form>
+        </section>
+      )}
+      {page.history.length > 0 ? (
+        <section aria-labelledby="history-h">
+          <h2 id="history-h">{t('history')}</h2>
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">{t('colGiven')}</th>
+                  <th scope="col">{t('colUntil')}</th>
+                  <th scope="col">{t('colMode')}</th>
+                  <th scope="col">{t('colReason')}</th>
+                  <th scope="col">{t('colWithdrawn')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {page.history.map((c) => (
+                  <tr>
+                    <td>
+                      {formatDateTime(vc.lang, c.grantedAt)} {c.grantedByName ? `(${c.grantedByName})` : ''}
+                    </td>
+                    <td>{formatDateTime(vc.lang, c.expiresAt)}</td>
+                    <td>{c.allowEdit ? t('mayEdit') : t('readOnly')}</td>
+                    <td>{c.reason}</td>
+                    <td>{c.withdrawnAt ? formatDateTime(vc.lang, c.withdrawnAt) : ''}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </section>
+      ) : null}
+    </Layout>
+  );
+}

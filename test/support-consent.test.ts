@@ -1,0 +1,129 @@
+/**
+ * M13, M19, P4: support sees a company's data only while the company's admin has given consent,
+ * enforced by the database itself; giving and withdrawing need the admin's second factor.
+ */
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './helpers/app.ts';
+import { createCompany, createStaff, giveTotpFactor, type CompanyFixture } from './helpers/factories.ts';
+import { Agent, loggedIn } from './helpers/agent.ts';
+import { unsafeSystemTransaction, withTenant } from '../src/platform/db/context.ts';
+import { totpCode } from '../src/platform/auth/totp.ts';
+
+let t: TestApp;
+let staff: { id: string; email: string };
+
+beforeAll(async () => {
+  t = await createTestApp();
+  staff = await createStaff(t.deps);
+});
+afterAll(async () => t?.close());
+
+const HOUR = 3600_000;
+
+/** What a support transaction asking for this company sees, straight through the app role. */
+async function supportSees(f: CompanyFixture, now = t.clock.now()) {
+  return withTenant(t.deps.database, { staffId: staff.id, companyId: f.companyId, now }, async (trx) => ({
+    employments: (await trx.selectFrom('employments').select('id').execute()).length,
+    users: (await trx.selectFrom('users').select('id').execute()).length,
+    departments: (await trx.selectFrom('departments').select('id').execute()).length,
+    audit: (await trx.selectFrom('audit_events').select('id').where('company_id', '=', f.companyId).execute()).length,
+    raw: Number((await sql<{ n: number }>`select count(*)::int as n from employments where company_id = ${f.companyId}`.execute(trx)).rows[0]?.n),
+  }));
+}
+
+async function adminWithFactor(f: CompanyFixture): Promise<{ agent: Agent; secret: string }> {
+  const agent = await loggedIn(t.app, f.admin.email);
+  const secret = await giveTotpFactor(t.deps, f.admin.userId);
+  await agent.get('/org/settings/support');
+  return { agent, secret };
+}
+
+const code = (secret: string) => totpCode(secret, t.clock.now());
+
+describe('M13 support access only by consent', () => {
+  it('without consent, a support transaction sees none of the company\'s rows, whatever it asks', async () => {
+    const f = await createCompany(t.deps);
+    expect(await supportSees(f)).toEqual({ employments: 0, users: 0, departments: 0, audit: 0, raw: 0 });
+  });
+
+  it('an admin gives consent with a reason, an expiry and the second factor; support then sees the company until it expires', async () => {
+    const f = await createCompany(t.deps);
+    const { agent, secret } = await adminWithFactor(f);
+    const res = await agent.post('/org/settings/support/consent', { allow: '1', reason: 'Help with the MUS round', hours: '24', code: code(secret) });
+    expect(res.headers.location).toBe('/org/settings/support?done=given');
+    const seen = await supportSees(f);
+    expect(seen.employments).toBeGreaterThan(0);
+    expect(seen.raw).toBe(seen.employments);
+    expect(seen.departments).toBeGreaterThan(0);
+    // Another company stays closed.
+    const other = await createCompany(t.deps);
+    expect((await supportSees(other)).employments).toBe(0);
+    // The staff's company list shows the consent.
+    const s = await loggedIn(t.app, staff.email);
+    const list = await s.get('/staff/companies');
+    expect(list.body).toMatch(new RegExp(`${f.companyId}[\\s\\S]*?(adgang til|access until)`));
+    // After 24 hours it is over by itself.
+    expect((await supportSees(f, new Date(t.clock.now().getTime() + 24 * HOUR + 1000))).employments).toBe(0);
+    const audit = await unsafeSystemTransaction(t.deps.database, (trx) =>
+      trx.selectFrom('audit_events').select(['event_type', 'data']).where('company_id', '=', f.companyId).where('event_type', 'like', 'support.%').execute(),
+    );
+    expect(audit).toEqual([{ event_type: 'support.consent_given', data: { hours: 24, allowEdit: false } }]);
+  });
+
+  it('withdrawing ends access at once, for open support sessions too', async () => {
+    const f = await createCompany(t.deps);
+    const { agent, secret } = await adminWithFactor(f);
+    await agent.post('/org/settings/support/consent', { allow: '1', reason: 'Check the org chart', hours: '168', code: code(secret) });
+    expect((await supportSees(f)).employments).toBeGreaterThan(0);
+    t.clock.advance(31_000);
+    await agent.get('/org/settings/support');
+    const res = await agent.post('/org/settings/support/withdraw', { code: code(secret) });
+    expect(res.headers.location).toBe('/org/settings/support?done=withdrawn');
+    expect((await supportSees(f)).employments).toBe(0);
+    expect((await agent.get('/org/settings/support')).body).toContain('Supporten har ikke adgang');
+  });
+
+  it('needs the second factor: none set up, missing or wrong codes are refused (wrong ones count towards M7)', async () => {
+    const f = await createCompany(t.deps);
+    const plain = await loggedIn(t.app, f.admin.email);
+    const page = await plain.get('/org/settings/support');
+    expect(page.body).toContain('/account/two-factor');
+    expect((await plain.post('/org/settings/support/consent', { allow: '1', reason: 'x', hours: '24' })).statusCode).toBe(422);
+    const { agent } = await adminWithFactor(f);
+    expect((await agent.post('/org/settings/support/consent', { allow: '1', reason: 'x', hours: '24' })).statusCode).toBe(422);
+    const wrong = await agent.post('/org/settings/support/consent', { allow: '1', reason: 'x', hours: '24', code: '000000' });
+    expect(wrong.statusCode).toBe(422);
+    expect(wrong.body).toContain('error-summary');
+    expect((await supportSees(f)).employments).toBe(0);
+    const failed = await unsafeSystemTransaction(t.deps.database, (trx) =>
+      trx.selectFrom('audit_events').select('data').where('actor_user_id', '=', f.admin.userId).where('event_type', '=', 'auth.second_factor.failed').execute(),
+    );
+    expect(failed.map((r) => r.data)).toContainEqual({ step: 'support_consent' });
+  });
+
+  it('refuses a missing tick, an empty or long reason and a duration outside 1..168 hours, keeping what was typed', async () => {
+    const f = await createCompany(t.deps);
+    const { agent, secret } = await adminWithFactor(f);
+    const noTick = await agent.post('/org/settings/support/consent', { reason: 'Keep me', hours: '24', code: code(secret) });
+    expect(noTick.statusCode).toBe(422);
+    expect(noTick.body).toContain('value="Keep me"');
+    for (const body of [{ reason: '  ', hours: '24' }, { reason: 'x'.repeat(501), hours: '24' }, { reason: 'ok', hours: '0' }, { reason: 'ok', hours: '169' }, { reason: 'ok', hours: '2.5' }]) {
+      expect((await agent.post('/org/settings/support/consent', { allow: '1', ...body, code: code(secret) })).statusCode).toBe(422);
+    }
+    expect((await supportSees(f)).employments).toBe(0);
+  });
+
+  it('M19: staff can never give themselves consent, even through the app role directly', async () => {
+    const f = await createCompany(t.deps);
+    await expect(
+      withTenant(t.deps.database, { staffId: staff.id, companyId: f.companyId }, (trx) =>
+        trx
+          .insertInto('support_consents')
+          .values({ id: crypto.randomUUID(), company_id: f.companyId, granted_by: f.admin.employmentId, reason: 'self', allow_edit: true, granted_at: t.clock.now(), expires_at: new Date(t.clock.now().getTime() + HOUR) })
+          .execute(),
+      ),
+    ).rejects.toThrow();
+    expect((await supportSees(f)).employments).toBe(0);
+  });
+});
