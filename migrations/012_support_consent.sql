@@ -19,6 +19,8 @@ create table support_consents (
   expires_at timestamptz not null,
   withdrawn_at timestamptz,
   withdrawn_by uuid,
+  -- When support first entered the company under this consent (the admins are told once).
+  first_used_at timestamptz,
   check (expires_at > granted_at and expires_at <= granted_at + interval '7 days')
 );
 create index support_consents_company on support_consents (company_id, expires_at desc);
@@ -60,3 +62,10 @@ create policy support_consents_staff_read on support_consents for select
 
 grant select, insert, update on support_consents to samtale_app;
 grant select, insert, update, delete on support_consents to samtale_system;
+
+-- A staff session inside a company (support, with consent) carries that company in
+-- sessions.company_id; the session loader checks the consent on every request.
+-- Staff may mark a consent as used (first_used_at), nothing else:
+create policy support_consents_staff_use on support_consents for update
+  using (app_staff_id() is not null and company_id = app_company_id())
+  with check (app_staff_id() is not null and company_id = app_company_id());

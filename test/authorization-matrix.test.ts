@@ -91,6 +91,12 @@ const MATRIX: Record<string, Row> = {
   'GET /org/settings/support': { allow: ['admin'] },
   'POST /org/settings/support/consent': { allow: ['admin'] },
   'POST /org/settings/support/withdraw': { allow: ['admin'] },
+  'GET /org/settings/support/activity': { allow: ['admin'] },
+  // Support inside a company: staff only, and then only with the company's consent (a company
+  // without consent is 404, as in test/support-consent.test.ts).
+  'POST /staff/companies/:id/enter': { allow: [] },
+  'POST /staff/support/leave': { allow: ['staff'] },
+  'GET /support': { allow: ['staff'] },
   'GET /org/audit.csv': { allow: ['admin'] },
   'GET /account/email': { allow: [...USERS, 'staff'] },
   'POST /account/email': { allow: [...USERS, 'staff'] },
@@ -105,6 +111,7 @@ function fillParams(url: string, f: CompanyFixture & { otherSessionId?: string }
     if (url.startsWith('/account/sessions/')) return f.otherSessionId ?? 'missing';
     if (url.includes('/departments/')) return f.leafDepartmentId;
     if (url.includes('/teams/')) return f.otherTeamId;
+    if (url.startsWith('/staff/companies/')) return f.companyId;
     if (url.includes('/employees/')) return f.member.employmentId;
     if (url.includes('/delegations/')) return f.delegationId;
     throw new Error(`no id for ${url}`);

@@ -55,6 +55,14 @@ describe('hostile strings are escaped on every page', () => {
         const res = await agent.get(url);
         expect(res.statusCode, `${who} ${url}`).toBeLessThan(500);
         if (res.statusCode === 200) visited++;
+        // Only HTML is rendered by a browser: other answers (JSON, CSV downloads) carry nosniff,
+        // and downloads are attachments.
+        const type = String(res.headers['content-type'] ?? '');
+        if (!type.startsWith('text/html')) {
+          expect(res.headers['x-content-type-options'], `${who} ${url}`).toBe('nosniff');
+          if (type.startsWith('text/csv')) expect(String(res.headers['content-disposition']), `${who} ${url}`).toMatch(/^attachment;/);
+          continue;
+        }
         assertEscaped(res.body, `${who} ${url}`);
         if (res.body.includes('&lt;script>alert(1)&lt;/script>')) sawEscaped = true;
       }

@@ -55,6 +55,8 @@ function hostileModel(template: MailTemplate): MailModels[MailTemplate] & Record
     case 'password_changed':
     case 'email_changed_notice':
       return { ...FORBIDDEN, firstName, at: FUTURE };
+    case 'support_access':
+      return { ...FORBIDDEN, firstName, companyName: 'Firma <b>& Co</b>', change: 'given', at: FUTURE, until: FUTURE, path: '/link/tok-settings' };
   }
 }
 

@@ -9,6 +9,7 @@ import { createCompany, createStaff, giveTotpFactor, type CompanyFixture } from 
 import { Agent, loggedIn } from './helpers/agent.ts';
 import { unsafeSystemTransaction, withTenant } from '../src/platform/db/context.ts';
 import { totpCode } from '../src/platform/auth/totp.ts';
+import { newestMails } from './helpers/mail.ts';
 
 let t: TestApp;
 let staff: { id: string; email: string };
@@ -126,4 +127,58 @@ describe('M13 support access only by consent', () => {
     ).rejects.toThrow();
     expect((await supportSees(f)).employments).toBe(0);
   });
+
+  it('support enters a company with consent, reads it under a banner (audited, admins told once), and is out at the next click after withdrawal', async () => {
+    const f = await createCompany(t.deps);
+    const s = await loggedIn(t.app, staff.email);
+    // Without consent: not found, and nothing is written.
+    expect((await s.post(`/staff/companies/${f.companyId}/enter`)).statusCode).toBe(404);
+    const { agent, secret } = await adminWithFactor(f);
+    await agent.post('/org/settings/support/consent', { allow: '1', reason: 'Ticket 123', hours: '2', code: code(secret) });
+    expect(await mailsTo(f.admin.email, 'support_access')).toBe(1);
+    await s.get('/staff/companies');
+    expect((await s.post(`/staff/companies/${f.companyId}/enter`)).headers.location).toBe('/support');
+    const page = await s.get('/support');
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('support-banner');
+    expect(page.body).toContain(f.employee.name);
+    // The admins are told of the first use only.
+    await s.post(`/staff/companies/${f.companyId}/enter`);
+    expect(await mailsTo(f.admin.email, 'support_access')).toBe(2);
+    // The admins see what support did.
+    const activity = await agent.get('/org/settings/support/activity');
+    expect(activity.body).toContain('Gik ind i virksomheden');
+    expect(activity.body).toContain('organisation');
+    // Withdrawn: the very next request shows nothing of the company.
+    t.clock.advance(31_000);
+    await agent.get('/org/settings/support');
+    await agent.post('/org/settings/support/withdraw', { code: code(secret) });
+    expect(await mailsTo(f.admin.email, 'support_access')).toBe(3);
+    const after = await s.get('/support');
+    expect(after.statusCode).toBe(303);
+    const list = await s.get('/staff/companies');
+    expect(list.body).not.toContain(f.employee.name);
+  });
+
+  it('support\'s access ends by itself at the expiry, even inside an open session', async () => {
+    const f = await createCompany(t.deps);
+    const s = await loggedIn(t.app, staff.email);
+    const { agent, secret } = await adminWithFactor(f);
+    await agent.post('/org/settings/support/consent', { allow: '1', reason: 'Short look', hours: '1', code: code(secret) });
+    await s.get('/staff/companies');
+    await s.post(`/staff/companies/${f.companyId}/enter`);
+    expect((await s.get('/support')).statusCode).toBe(200);
+    t.clock.advance(25 * 60_000);
+    await s.get('/staff/companies');
+    t.clock.advance(25 * 60_000);
+    await s.get('/staff/companies');
+    t.clock.advance(11 * 60_000);
+    const ended = await s.get('/staff/companies');
+    expect(ended.body).toMatch(/consent has ended|samtykke er slut/);
+    expect((await s.get('/support')).statusCode).toBe(303);
+  });
 });
+
+async function mailsTo(address: string, template: string): Promise<number> {
+  return (await newestMails(t.deps, address, 50)).filter((m) => m.template === template).length;
+}

@@ -13,9 +13,9 @@ import { defineMessages, formatDate, formatDateTime, translator } from '../../pl
 import { activeConsentsForStaff } from '../support/support.service.ts';
 
 const messages = defineMessages({
-  da: { access: 'Supportadgang', accessUntil: 'adgang til {until}', accessEdit: '(må ændre)', noAccess: 'ingen', title: 'Virksomheder', intro: 'Som platformsmedarbejder ser du kun listen over virksomheder – ikke deres data.', name: 'Navn', id: 'Id', status: 'Status', created: 'Oprettet', active: 'Aktiv', terminating: 'Under opsigelse', none: 'Der er ingen virksomheder endnu.' },
-  en: { access: 'Support access', accessUntil: 'access until {until}', accessEdit: '(may edit)', noAccess: 'none', title: 'Companies', intro: 'As platform staff you see only the list of companies – not their data.', name: 'Name', id: 'Id', status: 'Status', created: 'Created', active: 'Active', terminating: 'Terminating', none: 'There are no companies yet.' },
-  sv: { access: 'Supportåtkomst', accessUntil: 'åtkomst till {until}', accessEdit: '(får ändra)', noAccess: 'ingen', title: 'Företag', intro: 'Som plattformspersonal ser du bara listan över företag – inte deras data.', name: 'Namn', id: 'Id', status: 'Status', created: 'Skapat', active: 'Aktivt', terminating: 'Under uppsägning', none: 'Det finns inga företag ännu.' },
+  da: { access: 'Supportadgang', accessUntil: 'adgang til {until}', accessEdit: '(må ændre)', noAccess: 'ingen', enter: 'Gå ind som support', title: 'Virksomheder', intro: 'Som platformsmedarbejder ser du kun listen over virksomheder – ikke deres data.', name: 'Navn', id: 'Id', status: 'Status', created: 'Oprettet', active: 'Aktiv', terminating: 'Under opsigelse', none: 'Der er ingen virksomheder endnu.' },
+  en: { access: 'Support access', accessUntil: 'access until {until}', accessEdit: '(may edit)', noAccess: 'none', enter: 'Enter as support', title: 'Companies', intro: 'As platform staff you see only the list of companies – not their data.', name: 'Name', id: 'Id', status: 'Status', created: 'Created', active: 'Active', terminating: 'Terminating', none: 'There are no companies yet.' },
+  sv: { access: 'Supportåtkomst', accessUntil: 'åtkomst till {until}', accessEdit: '(får ändra)', noAccess: 'ingen', enter: 'Gå in som support', title: 'Företag', intro: 'Som plattformspersonal ser du bara listan över företag – inte deras data.', name: 'Namn', id: 'Id', status: 'Status', created: 'Skapat', active: 'Aktivt', terminating: 'Under uppsägning', none: 'Det finns inga företag ännu.' },
 });
 
 export function registerStaff(app: FastifyInstance, deps: AppDeps) {
@@ -59,9 +59,17 @@ export function registerStaff(app: FastifyInstance, deps: AppDeps) {
                     <td>{formatDate(vc.lang, new Date(c.created_at))}</td>
                     <td>
                       {consents.get(c.id) ? (
-                        <span class="badge warn">
-                          {t('accessUntil', { until: formatDateTime(vc.lang, consents.get(c.id)?.expiresAt ?? now) })} {consents.get(c.id)?.allowEdit ? t('accessEdit') : ''}
-                        </span>
+                        <>
+                          <span class="badge warn">
+                            {t('accessUntil', { until: formatDateTime(vc.lang, consents.get(c.id)?.expiresAt ?? now) })} {consents.get(c.id)?.allowEdit ? t('accessEdit') : ''}
+                          </span>
+                          <form method="post" action={`/staff/companies/${c.id}/enter`} class="inline">
+                            <input type="hidden" name="_csrf" value={vc.csrfToken} />
+                            <button type="submit" class="small">
+                              {t('enter')}
+                            </button>
+                          </form>
+                        </>
                       ) : (
                         t('noAccess')
                       )}

@@ -12,8 +12,10 @@ import { translator } from '../../platform/i18n/i18n.ts';
 import { sourceFor } from '../../platform/auth/throttle.ts';
 import { relyingParty } from '../../platform/auth/webauthn.ts';
 import { supportMessages } from './support.i18n.ts';
-import { getConsentPage, giveConsent, withdrawConsent, type ConsentErrors } from './support.service.ts';
-import { SupportConsentPage, type ConsentFormValues } from './support.views.tsx';
+import { enterCompany, getConsentPage, giveConsent, leaveCompany, supportActivity, supportOverview, withdrawConsent, type ConsentErrors } from './support.service.ts';
+import { NotFoundError } from '../../platform/errors.ts';
+import { z } from 'zod';
+import { SupportActivityPage, SupportConsentPage, SupportOverviewPage, type ConsentFormValues } from './support.views.tsx';
 
 const PAGE = '/org/settings/support';
 
@@ -64,6 +66,32 @@ export function registerSupport(app: FastifyInstance, deps: AppDeps) {
     const result = await giveConsent(deps, req.actor, { ...c, reason: c.form.reason ?? '', hours, allowEdit: values.allowEdit });
     if (!result.ok) return refuse(req, reply, result.errors, values);
     return reply.redirect(`${PAGE}?done=given`, 303);
+  });
+
+  app.get(`${PAGE}/activity`, async (req, reply) => {
+    const rows = await supportActivity(deps, req.actor);
+    return sendPage(reply, <SupportActivityPage vc={viewContext(req)} rows={rows} />);
+  });
+
+  // ---- platform support inside a company (staff only; the database admits them only by consent)
+  const uuid = z.uuid();
+  app.post('/staff/companies/:id/enter', { config: { staff: true } }, async (req, reply) => {
+    const id = uuid.safeParse((req.params as { id?: string }).id);
+    if (!id.success || req.actor?.kind !== 'staff') throw new NotFoundError();
+    await enterCompany(deps, req.actor, id.data, req.ip);
+    return reply.redirect('/support', 303);
+  });
+
+  app.post('/staff/support/leave', { config: { staff: true } }, async (req, reply) => {
+    if (req.actor?.kind === 'staff') await leaveCompany(deps, req.actor, req.ip);
+    return reply.redirect('/staff/companies', 303);
+  });
+
+  app.get('/support', { config: { staff: true } }, async (req, reply) => {
+    const actor = req.actor;
+    if (actor?.kind !== 'staff' || !actor.support) return reply.redirect('/staff/companies', 303);
+    const overview = await supportOverview(deps, actor, req.ip);
+    return sendPage(reply, <SupportOverviewPage vc={viewContext(req)} companyName={actor.support.companyName} overview={overview} />);
   });
 
   app.post(`${PAGE}/withdraw`, async (req, reply) => {

@@ -14,13 +14,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AppDeps } from '../../platform/deps.ts';
-import type { Actor, UserActor } from '../../platform/auth/actor.ts';
+import type { Actor, StaffActor, UserActor } from '../../platform/auth/actor.ts';
 import { withTenant, type Tx } from '../../platform/db/context.ts';
 import { audit, whoFromActor } from '../../platform/audit/audit.ts';
 import { NotFoundError } from '../../platform/errors.ts';
 import { ownAccountContext } from '../../platform/auth/own-account.ts';
 import { checkThrottle, recordFailure, subjectFor } from '../../platform/auth/throttle.ts';
-import { afterBlocksStarted } from '../../platform/auth/login-notices.ts';
+import { afterBlocksStarted, firstNameOf } from '../../platform/auth/login-notices.ts';
+import { enqueueMail } from '../../platform/mail/mail.ts';
 import type { RelyingParty } from '../../platform/auth/webauthn.ts';
 import { confirmSecondFactor, reauthFactor, type ReauthFactor } from '../twofactor/passkeys.service.ts';
 import { ownerOf } from '../twofactor/twofactor.policy.ts';
@@ -95,6 +96,27 @@ export type ConsentInput = {
 export type ConsentErrors = { allow?: 'required'; reason?: 'required' | 'tooLong'; hours?: 'range'; code?: 'required' | 'wrong' | 'needFactor' };
 export type ConsentResult = { ok: true } | { ok: false; errors: ConsentErrors };
 
+/** Tells every company admin by e-mail (first name, company, time; a link to this page). */
+async function mailAdmins(trx: Tx, companyId: string, companyName: string, change: 'given' | 'used' | 'withdrawn', at: Date, until?: Date): Promise<void> {
+  const admins = await trx
+    .selectFrom('employments as e')
+    .innerJoin('users as u', 'u.id', 'e.user_id')
+    .select(['u.email', 'u.name', 'e.language'])
+    .where('e.company_id', '=', companyId)
+    .where('e.role', '=', 'company_admin')
+    .where('e.fired_at', 'is', null)
+    .execute();
+  for (const admin of admins) {
+    await enqueueMail(trx, {
+      to: admin.email,
+      lang: admin.language,
+      template: 'support_access',
+      companyId,
+      model: { firstName: firstNameOf(admin.name), companyName, change, at, until, path: '/org/settings/support' },
+    });
+  }
+}
+
 /** Checks the admin's second factor; a wrong one counts towards M7. Returns an error or undefined. */
 async function secondFactorProblem(trx: Tx, deps: AppDeps, a: UserActor, input: Pick<ConsentInput, 'code' | 'passkeyResponse' | 'rp' | 'source' | 'ip'>): Promise<ConsentErrors['code']> {
   const now = deps.clock.now();
@@ -134,6 +156,7 @@ export async function giveConsent(deps: AppDeps, actor: Actor | undefined, input
       .values({ id, company_id: a.companyId, granted_by: a.employmentId, reason, allow_edit: input.allowEdit, granted_at: now, expires_at: expiresAt })
       .execute();
     await audit(trx, whoFromActor(a, input.ip), { type: 'support.consent_given', objectType: 'support_consent', objectId: id, data: { hours: input.hours, allowEdit: input.allowEdit } });
+    await mailAdmins(trx, a.companyId, a.companyName, 'given', now, expiresAt);
     return undefined;
   });
   return problem ? { ok: false, errors: { code: problem } } : { ok: true };
@@ -153,6 +176,7 @@ export async function withdrawConsent(deps: AppDeps, actor: Actor | undefined, i
       .returning('id')
       .execute();
     for (const c of closed) await audit(trx, whoFromActor(a, input.ip), { type: 'support.consent_withdrawn', objectType: 'support_consent', objectId: c.id });
+    if (closed.length > 0) await mailAdmins(trx, a.companyId, a.companyName, 'withdrawn', now);
     return undefined;
   });
   return problem ? { ok: false, errors: { code: problem } } : { ok: true };
@@ -167,4 +191,98 @@ export async function activeConsentsForStaff(trx: Tx, now: Date): Promise<Map<st
     .where('expires_at', '>', now)
     .execute();
   return new Map(rows.map((r) => [r.company_id, { expiresAt: new Date(r.expires_at), allowEdit: r.allow_edit }]));
+}
+
+// ---- Support staff inside a company -------------------------------------------------------------
+
+/** The transaction context of support inside a company: admitted by the database only with consent. */
+export function supportContext(actor: StaffActor, companyId: string, now: Date) {
+  return { staffId: actor.staffId, companyId, now };
+}
+
+/**
+ * Support enters a company whose consent is open: the session carries the company from now on
+ * (checked again on every request). The first entry under a consent tells the company's admins.
+ * Without an open consent the company is not found (404), exactly as if it did not exist.
+ */
+export async function enterCompany(deps: AppDeps, actor: StaffActor, companyId: string, ip: string): Promise<void> {
+  const now = deps.clock.now();
+  await withTenant(deps.database, supportContext(actor, companyId, now), async (trx) => {
+    const consent = await trx
+      .selectFrom('support_consents as c')
+      .innerJoin('companies as co', 'co.id', 'c.company_id')
+      .select(['c.id', 'c.first_used_at', 'co.name'])
+      .where('c.company_id', '=', companyId)
+      .where('c.withdrawn_at', 'is', null)
+      .where('c.expires_at', '>', now)
+      .executeTakeFirst();
+    if (!consent) throw new NotFoundError();
+    await trx.updateTable('sessions').set({ company_id: companyId }).where('id', '=', actor.sessionId).execute();
+    await audit(trx, { companyId, actorStaffId: actor.staffId, ip }, { type: 'support.entered', objectType: 'support_consent', objectId: consent.id });
+    if (!consent.first_used_at) {
+      await trx.updateTable('support_consents').set({ first_used_at: now }).where('id', '=', consent.id).execute();
+      await mailAdmins(trx, companyId, consent.name, 'used', now);
+    }
+  });
+}
+
+export async function leaveCompany(deps: AppDeps, actor: StaffActor, ip: string): Promise<void> {
+  const now = deps.clock.now();
+  const companyId = actor.support?.companyId;
+  await withTenant(deps.database, { staffId: actor.staffId, companyId, now }, async (trx) => {
+    if (companyId) await audit(trx, { companyId, actorStaffId: actor.staffId, ip }, { type: 'support.left' });
+    await trx.updateTable('sessions').set({ company_id: null }).where('id', '=', actor.sessionId).execute();
+  });
+}
+
+export type SupportOverview = {
+  departments: { id: string; name: string; parentId: string | null }[];
+  teams: { id: string; name: string; departmentId: string }[];
+  people: { name: string; title: string | null; role: string; teamId: string | null; fired: boolean }[];
+};
+
+/** The company's organisation, read-only, for support with consent; the read is audited. */
+export async function supportOverview(deps: AppDeps, actor: StaffActor, ip: string): Promise<SupportOverview> {
+  const support = actor.support;
+  if (!support) throw new NotFoundError();
+  const now = deps.clock.now();
+  return withTenant(deps.database, supportContext(actor, support.companyId, now), async (trx) => {
+    const departments = await trx.selectFrom('departments').select(['id', 'name', 'parent_id']).orderBy('name').execute();
+    // The database admits nothing once consent has ended: answer as if the company were gone.
+    if (departments.length === 0) throw new NotFoundError();
+    const teams = await trx.selectFrom('teams').select(['id', 'name', 'department_id']).orderBy('name').execute();
+    const people = await trx
+      .selectFrom('employments as e')
+      .innerJoin('users as u', 'u.id', 'e.user_id')
+      .select(['u.name', 'e.title', 'e.role', 'e.team_id', 'e.fired_at'])
+      .orderBy('u.name')
+      .execute();
+    await audit(trx, { companyId: support.companyId, actorStaffId: actor.staffId, ip }, { type: 'support.viewed', data: { page: 'organisation' } });
+    return {
+      departments: departments.map((d) => ({ id: d.id, name: d.name, parentId: d.parent_id })),
+      teams: teams.map((t) => ({ id: t.id, name: t.name, departmentId: t.department_id })),
+      people: people.map((p) => ({ name: p.name, title: p.title, role: p.role, teamId: p.team_id, fired: p.fired_at !== null })),
+    };
+  });
+}
+
+export type SupportActivity = { at: Date; eventType: string; page: string | null }[];
+
+/** For company admins: what support did in the company (every support read and write is audited). */
+export async function supportActivity(deps: AppDeps, actor: Actor | undefined): Promise<SupportActivity> {
+  const a = admin(actor);
+  return withTenant(deps.database, { companyId: a.companyId, userId: a.userId }, async (trx) => {
+    const rows = await trx
+      .selectFrom('audit_events')
+      .select(['created_at', 'event_type', 'data'])
+      .where('company_id', '=', a.companyId)
+      .where('actor_staff_id', 'is not', null)
+      .orderBy('id', 'desc')
+      .limit(200)
+      .execute();
+    return rows.map((r) => {
+      const data = (typeof r.data === 'string' ? JSON.parse(r.data) : r.data) as Record<string, unknown>;
+      return { at: new Date(r.created_at), eventType: r.event_type, page: typeof data.page === 'string' ? data.page : null };
+    });
+  });
 }

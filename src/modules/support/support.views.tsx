@@ -1,9 +1,9 @@
 /** The company admin's support-access page (M13). Texts in support.i18n.ts; values escaped. */
-import { CsrfField, ErrorSummary, Flash, Layout, TextField, type ViewContext } from '../../platform/html/layout.tsx';
+import { CsrfField, ErrorSummary, Flash, Layout, roleLabel, TextField, type ViewContext } from '../../platform/html/layout.tsx';
 import { formatDateTime, translator } from '../../platform/i18n/i18n.ts';
 import { ReauthFactorFields, reauthFormAttributes } from '../twofactor/passkeys.views.tsx';
 import { supportMessages } from './support.i18n.ts';
-import { DEFAULT_HOURS, type ConsentPage } from './support.service.ts';
+import { DEFAULT_HOURS, type ConsentPage, type SupportActivity, type SupportOverview } from './support.service.ts';
 
 export type ConsentFormValues = { reason: string; hours: string; allowEdit: boolean };
 
@@ -27,6 +27,9 @@ export function SupportConsentPage(props: { vc: ViewContext; page: ConsentPage; 
           {current ? t('statusActive', { until: formatDateTime(vc.lang, current.expiresAt), mode: current.allowEdit ? t('mayEdit') : t('readOnly') }) : t('statusNone')}
         </h2>
         {current ? <p>{t('givenBy', { name: current.grantedByName ?? '', reason: current.reason })}</p> : null}
+        <p>
+          <a href="/org/settings/support/activity">{t('activityLink')}</a>
+        </p>
       </section>
       {page.factor === 'none' ? (
         <p class="notice">
@@ -101,6 +104,80 @@ export function SupportConsentPage(props: { vc: ViewContext; page: ConsentPage; 
           </div>
         </section>
       ) : null}
+    </Layout>
+  );
+}
+
+export function SupportActivityPage(props: { vc: ViewContext; rows: SupportActivity }) {
+  const { vc } = props;
+  const t = translator(vc.lang, supportMessages);
+  const what = (r: SupportActivity[number]) =>
+    r.eventType === 'support.entered' ? t('evEntered') : r.eventType === 'support.left' ? t('evLeft') : r.eventType === 'support.viewed' ? t('evViewed', { page: r.page ?? '' }) : r.eventType;
+  return (
+    <Layout vc={vc} title={t('activityTitle')}>
+      <p>
+        <a href="/org/settings/support">{t('title')}</a>
+      </p>
+      <h1>{t('activityTitle')}</h1>
+      <p>{t('activityIntro')}</p>
+      {props.rows.length === 0 ? (
+        <p>{t('activityNone')}</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">{t('colWhen')}</th>
+                <th scope="col">{t('colWhat')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.rows.map((r) => (
+                <tr>
+                  <td>{formatDateTime(vc.lang, r.at)}</td>
+                  <td>{what(r)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Layout>
+  );
+}
+
+export function SupportOverviewPage(props: { vc: ViewContext; companyName: string; overview: SupportOverview }) {
+  const { vc, overview } = props;
+  const t = translator(vc.lang, supportMessages);
+  const teamName = new Map(overview.teams.map((team) => [team.id, team.name]));
+  return (
+    <Layout vc={vc} title={t('overviewTitle')}>
+      <h1>{t('overviewTitle')}</h1>
+      <p>{t('overviewIntro', { company: props.companyName })}</p>
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{t('colName')}</th>
+              <th scope="col">{t('colTitle')}</th>
+              <th scope="col">{t('colRole')}</th>
+              <th scope="col">{t('colTeam')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {overview.people.map((p) => (
+              <tr>
+                <td>
+                  {p.name} {p.fired ? <span class="badge">{t('left')}</span> : null}
+                </td>
+                <td>{p.title ?? ''}</td>
+                <td>{roleLabel(vc.lang, p.role)}</td>
+                <td>{p.teamId ? (teamName.get(p.teamId) ?? '') : ''}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </Layout>
   );
 }

@@ -25,6 +25,10 @@ export type StaffActor = {
   email: string;
   role: StaffRole;
   lang: Lang;
+  /** Inside a company as support, while its consent is open (M13). */
+  support?: { companyId: string; companyName: string; allowEdit: boolean; until: Date } | undefined;
+  /** The session was inside a company whose consent has since ended (shown once). */
+  supportEnded?: boolean | undefined;
 };
 
 export type Actor = UserActor | StaffActor;

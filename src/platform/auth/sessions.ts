@@ -67,6 +67,23 @@ export async function loadSession(
         .executeTakeFirst();
       if (staff) {
         actor = { kind: 'staff', sessionId: s.id, staffId: staff.id, name: staff.name, email: staff.email, role: staff.role, lang: isLang(staff.language) ? staff.language : 'en' };
+        if (s.company_id) {
+          // Support inside a company: only while the company's consent is open (M13).
+          const consent = await trx
+            .selectFrom('support_consents as c')
+            .innerJoin('companies as co', 'co.id', 'c.company_id')
+            .select(['co.name', 'c.allow_edit', 'c.expires_at'])
+            .where('c.company_id', '=', s.company_id)
+            .where('c.withdrawn_at', 'is', null)
+            .where('c.expires_at', '>', now)
+            .executeTakeFirst();
+          if (consent) {
+            actor.support = { companyId: s.company_id, companyName: consent.name, allowEdit: consent.allow_edit, until: new Date(consent.expires_at) };
+          } else {
+            await trx.updateTable('sessions').set({ company_id: null }).where('id', '=', s.id).execute();
+            actor.supportEnded = true;
+          }
+        }
       }
     } else if (s.user_id && s.company_id) {
       await enterContext(trx, { userId: s.user_id, companyId: s.company_id, sessionHash: hash });

@@ -441,6 +441,7 @@ export interface SupportConsentsTable {
   expires_at: Date;
   withdrawn_at: Date | null;
   withdrawn_by: string | null;
+  first_used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface DB {

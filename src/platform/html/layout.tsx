@@ -5,7 +5,7 @@
  */
 import type { ComponentChildren } from 'preact';
 import type { Actor } from '../auth/actor.ts';
-import { LANGUAGES, translator, type Lang } from '../i18n/i18n.ts';
+import { formatDateTime, LANGUAGES, translator, type Lang } from '../i18n/i18n.ts';
 import { common } from './common.i18n.ts';
 
 export type ViewContext = {
@@ -118,12 +118,39 @@ export function Layout(props: { vc: ViewContext; title: string; children: Compon
             ) : null}
           </div>
         </header>
+        <SupportBanner vc={vc} />
         <main id="main" tabIndex={-1}>
           {props.children}
         </main>
         <footer class="site-footer">{t('footer')}</footer>
       </body>
     </html>
+  );
+}
+
+/** On every page while platform support is inside a company by its consent (M13), and once after it ends. */
+function SupportBanner(props: { vc: ViewContext }) {
+  const actor = props.vc.actor;
+  if (actor?.kind !== 'staff' || (!actor.support && !actor.supportEnded)) return null;
+  const t = translator(props.vc.lang, common);
+  if (!actor.support) {
+    return (
+      <div class="support-banner" role="status">
+        <p>{t('supportEnded')}</p>
+      </div>
+    );
+  }
+  const mode = actor.support.allowEdit ? t('supportMayEdit') : t('supportReadOnly');
+  return (
+    <div class="support-banner" role="region" aria-label={t('supportLeave')}>
+      <p>{t('supportBanner', { company: actor.support.companyName, mode, until: formatDateTime(props.vc.lang, actor.support.until) })}</p>
+      <form method="post" action="/staff/support/leave">
+        <input type="hidden" name="_csrf" value={props.vc.csrfToken} />
+        <button type="submit" class="secondary small">
+          {t('supportLeave')}
+        </button>
+      </form>
+    </div>
   );
 }
 

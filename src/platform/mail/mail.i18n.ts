@@ -46,6 +46,12 @@ export const mailMessages = defineMessages({
     devFailed: 'Fejlet: {n}',
     devBack: 'Tilbage til listen',
     devText: 'Tekst',
+    supportSubject: 'Samtale supportadgang',
+    supportGivenBody: 'Supporten har fået adgang til {company}s data i Samtale fra {time} til {until}.',
+    supportUsedBody: 'Samtale support brugte adgangen til {company}s data {time}.',
+    supportWithdrawnBody: 'Supportens adgang til {company}s data blev trukket tilbage {time}.',
+    supportAudit: 'Alt, hvad supporten gør, står i revisionssporet.',
+    supportLink: 'Se supportadgangen',
   },
   en: {
     greeting: 'Hello {name}',
@@ -91,6 +97,12 @@ export const mailMessages = defineMessages({
     devFailed: 'Failed: {n}',
     devBack: 'Back to the list',
     devText: 'Text',
+    supportSubject: 'Samtale support access',
+    supportGivenBody: 'Support has been given access to the data of {company} in Samtale from {time} until {until}.',
+    supportUsedBody: 'Samtale support used the access to the data of {company} at {time}.',
+    supportWithdrawnBody: 'Support access to the data of {company} was withdrawn at {time}.',
+    supportAudit: 'Everything support does is in the audit trail.',
+    supportLink: 'See the support access',
   },
   sv: {
     greeting: 'Hej {name}',
@@ -136,6 +148,12 @@ export const mailMessages = defineMessages({
     devFailed: 'Misslyckade: {n}',
     devBack: 'Tillbaka till listan',
     devText: 'Text',
+    supportSubject: 'Samtale supportåtkomst',
+    supportGivenBody: 'Supporten har fått åtkomst till data för {company} i Samtale från {time} till {until}.',
+    supportUsedBody: 'Samtale support använde åtkomsten till data för {company} {time}.',
+    supportWithdrawnBody: 'Supportens åtkomst till data för {company} drogs tillbaka {time}.',
+    supportAudit: 'Allt supporten gör finns i granskningsloggen.',
+    supportLink: 'Se supportåtkomsten',
   },
 });
 

@@ -31,6 +31,8 @@ export type MailModels = {
   email_change_confirm: { firstName: string; path: PortalPath; expiresAt: Date };
   /** Sent to the OLD address after the change. Deliberately without the new address. */
   email_changed_notice: { firstName: string; at: Date };
+  /** To every company admin: support access was given (until), used for the first time, or withdrawn. */
+  support_access: { firstName: string; companyName: string; change: 'given' | 'used' | 'withdrawn'; at: Date; until?: Date | undefined; path: PortalPath };
 };
 
 export type MailTemplate = keyof MailModels;
@@ -45,6 +47,7 @@ export const MAIL_TEMPLATES = [
   'password_changed',
   'email_change_confirm',
   'email_changed_notice',
+  'support_access',
 ] as const satisfies readonly MailTemplate[];
 
 export type MailRequest<T extends MailTemplate = MailTemplate> = {

@@ -40,6 +40,7 @@ const schemas = {
   password_changed: z.object({ firstName, at: when }),
   email_change_confirm: z.object({ firstName, path, expiresAt: when }),
   email_changed_notice: z.object({ firstName, at: when }),
+  support_access: z.object({ firstName, companyName, change: z.enum(['given', 'used', 'withdrawn']), at: when, until: when.optional(), path }),
 } satisfies { [T in MailTemplate]: z.ZodType<MailModels[T], unknown> };
 
 export function isMailTemplate(value: string): value is MailTemplate {
@@ -111,6 +112,11 @@ function bodyLines(template: MailTemplate, m: Record<string, unknown>, lang: Lan
       };
     case 'email_changed_notice':
       return { subject: 'emailChangedSubject', lines: [{ key: 'emailChangedBody', params: { time: at(m.at) } }, { key: 'notYouSecurity' }] };
+    case 'support_access': {
+      const params = { company: m.companyName as string, time: at(m.at), until: m.until ? at(m.until) : '' };
+      const key = m.change === 'given' ? 'supportGivenBody' : m.change === 'used' ? 'supportUsedBody' : 'supportWithdrawnBody';
+      return { subject: 'supportSubject', lines: [{ key, params }, { key: 'supportAudit' }], linkLabel: 'supportLink' };
+    }
   }
 }
 
