@@ -9,6 +9,7 @@ import { registerHealth } from './modules/health/health.routes.ts';
 import { registerAuth } from './modules/auth/auth.routes.tsx';
 import { registerDashboard } from './modules/dashboard/dashboard.routes.tsx';
 import { registerOrg } from './modules/org/org.routes.tsx';
+import { registerDialogues } from './modules/dialogues/dialogues.routes.tsx';
 import { registerStaff } from './modules/staff/staff.routes.tsx';
 import { registerDevMail } from './modules/devmail/devmail.routes.tsx';
 import { registerAccount } from './modules/account/account.routes.tsx';
@@ -24,6 +25,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAuth(app, deps);
   registerDashboard(app, deps);
   registerOrg(app, deps);
+  registerDialogues(app, deps);
   registerStaff(app, deps);
   registerDevMail(app, deps);
   registerAccount(app, deps);

@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
-import { createCompany, createStaff, type CompanyFixture } from './helpers/factories.ts';
+import { createCompany, createDialogue, createStaff, type CompanyFixture, type DialogueFixture } from './helpers/factories.ts';
 import { Agent, loggedIn } from './helpers/agent.ts';
 import { unsafeSystemTransaction } from '../src/platform/db/context.ts';
 
@@ -100,8 +100,31 @@ const MATRIX: Record<string, Row> = {
   'GET /org/audit.csv': { allow: ['admin'] },
   'GET /account/email': { allow: [...USERS, 'staff'] },
   'POST /account/email': { allow: [...USERS, 'staff'] },
+  // Dialogues (M8): content only for the employee and the leader of the dialogue (a delegate
+  // without dialog_access_edp and the company admin get 404); rounds for those who administer them.
+  'GET /dialogues': { allow: USERS },
+  'GET /dialogues/:id': { allow: ['employee', 'leader'] },
+  'POST /dialogues/:id/answers': { allow: ['employee', 'leader'] },
+  'POST /dialogues/:id/submit': { allow: ['employee', 'leader'] },
+  'POST /dialogues/:id/start': { allow: ['employee', 'leader'] },
+  'POST /dialogues/:id/finish': { allow: ['employee', 'leader'] },
+  'POST /dialogues/:id/reopen': { allow: ['employee', 'leader'] },
+  'POST /dialogues/:id/meeting': { allow: ['employee', 'leader'] },
+  'POST /dialogues/:id/notes': { allow: ['employee', 'leader'] },
+  'POST /dialogues/:id/agreements': { allow: ['employee', 'leader'] },
+  'POST /dialogues/:id/sign': { allow: ['employee', 'leader'] },
+  'POST /agreements/:id': { allow: ['employee', 'leader'] },
+  // The org delegate holds a department responsibility: the rounds list, for statistics only.
+  'GET /rounds': { allow: ['leader', 'delegate', 'admin'] },
+  'GET /rounds/new': { allow: ['leader', 'admin'] },
+  'POST /rounds': { allow: ['leader', 'admin'] },
+  'GET /rounds/:id': { allow: ['admin'] },
+  'POST /sickness-reports': { allow: ['leader', 'admin'] },
+  'GET /rounds/:id/statistics': { allow: ['admin'] },
 };
 
+/** The dialogue made for a fixture company (routes under /dialogues, /rounds, /agreements). */
+const dialogueOf = new Map<string, DialogueFixture>();
 
 function fillParams(url: string, f: CompanyFixture & { otherSessionId?: string }): string {
   return url.replace(/:(\w+)/g, (_whole, _name: string) => {
@@ -112,6 +135,10 @@ function fillParams(url: string, f: CompanyFixture & { otherSessionId?: string }
     if (url.includes('/departments/')) return f.leafDepartmentId;
     if (url.includes('/teams/')) return f.otherTeamId;
     if (url.startsWith('/staff/companies/')) return f.companyId;
+    const d = dialogueOf.get(f.companyId);
+    if (d && url.startsWith('/dialogues/')) return d.dialogueId;
+    if (d && url.startsWith('/rounds/')) return d.roundId;
+    if (d && url.startsWith('/agreements/')) return d.agreementId;
     if (url.includes('/employees/')) return f.member.employmentId;
     if (url.includes('/delegations/')) return f.delegationId;
     throw new Error(`no id for ${url}`);
@@ -189,6 +216,7 @@ async function fixtureFor(url: string): Promise<CompanyFixture & { otherSessionI
     const s = await unsafeSystemTransaction(t.deps.database, (trx) => trx.selectFrom('sessions').select('id').where('user_id', '=', f.colleague.userId).executeTakeFirstOrThrow());
     f.otherSessionId = s.id;
   }
+  if (/^\/(dialogues|rounds|agreements)\/:/.test(url)) dialogueOf.set(f.companyId, await createDialogue(t.deps, f));
   return f;
 }
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
-import { createCompany, createStaff, type CompanyFixture } from './helpers/factories.ts';
+import { createCompany, createDialogue, createStaff, type CompanyFixture, type DialogueFixture } from './helpers/factories.ts';
 import { loggedIn, type Agent } from './helpers/agent.ts';
 import { unsafeSystemTransaction } from '../src/platform/db/context.ts';
 
@@ -14,6 +14,7 @@ const hostile = (i: number) => `${HOSTILE[i % HOSTILE.length]} x${i}`;
 let t: TestApp;
 let f: CompanyFixture;
 let staffEmail: string;
+let dialogue: DialogueFixture;
 
 beforeAll(async () => {
   t = await createTestApp();
@@ -31,6 +32,17 @@ beforeAll(async () => {
       await trx.updateTable('employments').set({ title: hostile(i++) }).where('id', '=', p.employmentId).execute();
     }
   });
+  // A closed dialogue with hostile text in everything people type.
+  dialogue = await createDialogue(t.deps, f);
+  await unsafeSystemTransaction(t.deps.database, async (trx) => {
+    const d = dialogue.dialogueId;
+    await trx.updateTable('dialogue_rounds').set({ name: hostile(i++) }).where('id', '=', dialogue.roundId).execute();
+    await trx.updateTable('dialogues').set({ state: 'closed', notes_text: hostile(i++), disagreement_text: hostile(i++), meeting_place: hostile(i++), meeting_at: new Date('2027-03-02T10:00:00Z') }).where('id', '=', d).execute();
+    for (const [question_id, side] of [['proud', 'employee'], ['proud', 'leader'], ['meeting_summary', 'shared']] as const) {
+      await trx.insertInto('dialogue_answers').values({ company_id: f.companyId, dialogue_id: d, question_id, side, value: hostile(i++), version: 1, updated_by: f.employee.employmentId }).execute();
+    }
+    await trx.updateTable('agreements').set({ title_text: hostile(i++), description_text: hostile(i++), progress_text: hostile(i++) }).where('id', '=', dialogue.agreementId).execute();
+  });
 });
 afterAll(async () => t?.close());
 
@@ -43,7 +55,7 @@ function assertEscaped(body: string, where: string) {
 describe('hostile strings are escaped on every page', () => {
   it('as every actor, on every GET page', async () => {
     const pages = t.app.samtaleRoutes.filter((r) => r.method === 'GET' && !r.url.startsWith('/assets') && !r.url.endsWith('z'));
-    const ids: Record<string, string> = { departments: f.subDepartmentId, teams: f.otherTeamId, employees: f.member.employmentId };
+    const ids: Record<string, string> = { departments: f.subDepartmentId, teams: f.otherTeamId, employees: f.member.employmentId, dialogues: dialogue.dialogueId, rounds: dialogue.roundId };
     const agents: [string, Agent][] = [];
     for (const who of ['admin', 'leader', 'employee', 'delegate'] as const) agents.push([who, await loggedIn(t.app, f[who].email)]);
     agents.push(['staff', await loggedIn(t.app, staffEmail)]);

@@ -153,3 +153,44 @@ export async function mintRecoveryCode(deps: AppDeps, email: string): Promise<st
   });
   return code;
 }
+
+export type DialogueFixture = { formVersionId: string; roundId: string; dialogueId: string; agreementId: string };
+
+/**
+ * A MUS round on the company's first team (created by the admin) with one dialogue between the
+ * employee and the leader, in state "invited", holding one agreement. Inserted as the system role
+ * with the built-in Danish MUS form, the way the app would store it.
+ */
+export async function createDialogue(deps: AppDeps, f: CompanyFixture): Promise<DialogueFixture> {
+  const { findBuiltin } = await import('../../src/modules/forms/builtin.ts');
+  const builtin = findBuiltin('mus-da');
+  if (!builtin) throw new Error('no built-in MUS form');
+  const formId = randomUUID();
+  const ids: DialogueFixture = { formVersionId: randomUUID(), roundId: randomUUID(), dialogueId: randomUUID(), agreementId: randomUUID() };
+  await unsafeSystemTransaction(deps.database, async (trx) => {
+    const existing = await trx.selectFrom('forms').select('id').where('company_id', '=', f.companyId).where('builtin_key', '=', builtin.key).executeTakeFirst();
+    if (existing) {
+      ids.formVersionId = (await trx.selectFrom('form_versions').select('id').where('form_id', '=', existing.id).orderBy('version', 'desc').executeTakeFirstOrThrow()).id;
+    } else {
+      await trx.insertInto('forms').values({ id: formId, company_id: f.companyId, builtin_key: builtin.key, kind: builtin.kind, name: builtin.name, language: builtin.language }).execute();
+      await trx.insertInto('form_versions').values({ id: ids.formVersionId, company_id: f.companyId, form_id: formId, version: builtin.version, definition: JSON.stringify(builtin.definition) }).execute();
+    }
+    await trx
+      .insertInto('dialogue_rounds')
+      .values({ id: ids.roundId, company_id: f.companyId, name: `MUS ${unique()}`, form_version_id: ids.formVersionId, team_id: f.teamId, department_id: null, preparation_deadline: '2027-03-15', meeting_from: '2027-03-16', meeting_to: '2027-04-30', created_by: f.admin.employmentId })
+      .execute();
+    await trx
+      .insertInto('dialogues')
+      .values({ id: ids.dialogueId, company_id: f.companyId, round_id: ids.roundId, form_version_id: ids.formVersionId, employee_employment_id: f.employee.employmentId, leader_employment_id: f.leader.employmentId, team_id: f.teamId })
+      .execute();
+    await trx
+      .insertInto('dialogue_transitions')
+      .values({ id: randomUUID(), company_id: f.companyId, dialogue_id: ids.dialogueId, from_state: null, to_state: 'invited', actor_employment_id: f.admin.employmentId })
+      .execute();
+    await trx
+      .insertInto('agreements')
+      .values({ id: ids.agreementId, company_id: f.companyId, dialogue_id: ids.dialogueId, employee_employment_id: f.employee.employmentId, carried_from: null, title_text: 'Kursus i projektledelse', owner: 'employee', deadline: null, follow_up: null })
+      .execute();
+  });
+  return ids;
+}

@@ -9,17 +9,70 @@ import { dashboardMessages } from './dashboard.i18n.ts';
 import { companySettingsMessages } from '../companysettings/companysettings.i18n.ts';
 import { getDashboard, type Dashboard } from './dashboard.service.ts';
 import { responsibilityLabel } from '../org/responsibilities.ts';
+import { getMyDialogues } from '../dialogues/dialogues.service.ts';
+import { dialogueMessages, type DialogueKey } from '../dialogues/dialogues.i18n.ts';
+
+type DialogueSummary = Awaited<ReturnType<typeof getMyDialogues>>;
 
 export function registerDashboard(app: FastifyInstance, deps: AppDeps) {
   app.get('/dashboard', async (req, reply) => {
     const actor = req.actor;
     if (actor?.kind !== 'user') return reply.redirect('/', 303);
     const data = await getDashboard(deps, actor);
-    return sendPage(reply, <DashboardPage vc={viewContext(req)} data={data} />);
+    const dialogues = await getMyDialogues({ deps, actor, ip: req.ip });
+    return sendPage(reply, <DashboardPage vc={viewContext(req)} data={data} dialogues={dialogues} />);
   });
 }
 
-function DashboardPage(props: { vc: ViewContext; data: Dashboard }) {
+/** What to do next in one's dialogues, and for leaders the state of their teams' dialogues. */
+function DialoguesCard(props: { vc: ViewContext; d: DialogueSummary }) {
+  const { vc, d } = props;
+  const t = translator(vc.lang, dialogueMessages);
+  const open = d.mine.filter((x) => x.next !== 'done');
+  const overdue = d.led.filter((x) => x.employeeOverdue || x.leaderOverdue).length;
+  const waiting = d.led.filter((x) => x.next === 'prepare' || x.next === 'sign' || x.next === 'meeting').length;
+  return (
+    <section class="card" aria-labelledby="dialogues-h">
+      <h2 id="dialogues-h">{t('overviewTitle')}</h2>
+      {open.length === 0 ? (
+        <p>{t('noMyDialogues')}</p>
+      ) : (
+        <ul class="plain">
+          {open.slice(0, 5).map((x) => (
+            <li>
+              <a href={`/dialogues/${x.id}`}>{x.round_name ?? x.form_name}</a>: {t(`next_${x.next}` as DialogueKey)}
+              {x.overdue ? <span class="badge warn"> {t('overdue')}</span> : null}
+            </li>
+          ))}
+        </ul>
+      )}
+      {d.led.length > 0 ? (
+        <p>
+          {t('ledDialogues')}: {formatNumber(vc.lang, waiting)} / {formatNumber(vc.lang, d.led.length)}
+          {overdue > 0 ? (
+            <>
+              {' · '}
+              <span class="badge warn">
+                {t('overduePreparations')}: {formatNumber(vc.lang, overdue)}
+              </span>
+            </>
+          ) : null}
+        </p>
+      ) : null}
+      <p>
+        <a href="/dialogues">{t('myDialogues')}</a>
+        {d.canSeeRounds ? (
+          <>
+            {' · '}
+            <a href="/rounds">{t('rounds')}</a>
+          </>
+        ) : null}
+      </p>
+    </section>
+  );
+}
+
+function DashboardPage(props: { vc: ViewContext; data: Dashboard; dialogues: DialogueSummary }) {
   const { vc, data } = props;
   const lang = vc.lang;
   const t = translator(lang, dashboardMessages);
@@ -29,6 +82,7 @@ function DashboardPage(props: { vc: ViewContext; data: Dashboard }) {
     <Layout vc={vc} title={t('title')}>
       <h1>{t('welcome', { name: actor?.name ?? '' })}</h1>
       <div class="grid">
+        <DialoguesCard vc={vc} d={props.dialogues} />
         <section class="card" aria-labelledby="me-h">
           <h2 id="me-h">{t('yourEmployment')}</h2>
           <dl class="facts">

@@ -1,0 +1,1018 @@
+/**
+ * Server-rendered pages of the dialogue journey. Every text comes from dialogues.i18n.ts; the
+ * form's own texts come from the form version (one language per form). Values are escaped by the
+ * renderer. No inline script or style: autosave is htmx attributes (debounced with `delay:`),
+ * and /assets/dialogue.js only adds the "saving" status and lets a 409 conflict fragment swap in.
+ */
+import type { ComponentChildren } from 'preact';
+import { CsrfField, ErrorSummary, Flash, Layout, SelectField, TextField, type ViewContext } from '../../platform/html/layout.tsx';
+import { formatDate, formatDateTime, formatNumber, translator, type Lang } from '../../platform/i18n/i18n.ts';
+import type { AgreementStatus, DialogueState } from '../../platform/db/schema.ts';
+import { multipleValues, type Question } from '../forms/form-definition.ts';
+import { dialogueMessages, type DialogueKey } from './dialogues.i18n.ts';
+import type { DialoguePage, RoundFormData, getMyDialogues, getRoundPage, getRoundStatistics, listRoundsPage } from './dialogues.service.ts';
+import type { Cell } from './dialogues.statistics.ts';
+
+const tr = (lang: Lang) => translator(lang, dialogueMessages);
+const STATES: DialogueState[] = ['invited', 'preparing', 'meeting', 'signing', 'closed'];
+export const AGREEMENT_STATUSES: AgreementStatus[] = ['open', 'in_progress', 'done', 'dropped'];
+
+const stateLabel = (lang: Lang, s: DialogueState) => tr(lang)(`state_${s}` as DialogueKey);
+const dateText = (lang: Lang, d: string | null) => (d ? formatDate(lang, new Date(`${d}T12:00:00Z`)) : '–');
+
+function StateBadge(props: { lang: Lang; state: DialogueState }) {
+  return <span class={`badge state-${props.state}`}>{stateLabel(props.lang, props.state)}</span>;
+}
+
+/** A small <script src> for the dialogue pages only (CSP: our own origin, no inline code). */
+function DialogueScript() {
+  return <script src="/assets/dialogue.js" defer></script>;
+}
+
+// ---------------------------------------------------------------- overview
+
+type Overview = Awaited<ReturnType<typeof getMyDialogues>>;
+
+export type SicknessOption = { id: string; name: string; team_name: string };
+
+export function OverviewPage(props: { vc: ViewContext; data: Overview; sicknessOptions: SicknessOption[]; flash?: string | undefined; sick?: FormState | undefined }) {
+  const { vc, data, sick, sicknessOptions } = props;
+  const lang = vc.lang;
+  const t = tr(lang);
+  const overdue = data.led.filter((d) => d.employeeOverdue || d.leaderOverdue);
+  return (
+    <Layout vc={vc} title={t('overviewTitle')}>
+      <h1>{t('overviewTitle')}</h1>
+      <Flash message={props.flash} />
+      <ErrorSummary lang={lang} errors={sick?.errors ?? {}} />
+      {data.canSeeRounds ? (
+        <p class="actions">
+          {data.canStartRounds ? (
+            <a class="button" href="/rounds/new">
+              {t('startRound')}
+            </a>
+          ) : null}
+          <a href="/rounds">{t('rounds')}</a>
+        </p>
+      ) : null}
+      <section class="card" aria-labelledby="mine-h">
+        <h2 id="mine-h">{t('myDialogues')}</h2>
+        {data.mine.length === 0 ? (
+          <p>{t('noMyDialogues')}</p>
+        ) : (
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">{t('colRound')}</th>
+                  <th scope="col">{t('colLeader')}</th>
+                  <th scope="col">{t('colState')}</th>
+                  <th scope="col">{t('colNext')}</th>
+                  <th scope="col">{t('colDeadline')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.mine.map((d) => (
+                  <tr>
+                    <th scope="row">
+                      <a href={`/dialogues/${d.id}`}>{d.round_name ?? d.form_name}</a>
+                    </th>
+                    <td>{d.leader_name}</td>
+                    <td>
+                      <StateBadge lang={lang} state={d.state} />
+                    </td>
+                    <td>
+                      {t(`next_${d.next}` as DialogueKey)} {d.overdue ? <span class="badge warn">{t('overdue')}</span> : null}
+                    </td>
+                    <td>{dateText(lang, d.preparation_deadline)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+      <section class="card" aria-labelledby="agreements-h">
+        <h2 id="agreements-h">{t('myAgreements')}</h2>
+        {data.agreements.length === 0 ? (
+          <p>{t('noAgreements')}</p>
+        ) : (
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">{t('colTitle')}</th>
+                  <th scope="col">{t('colOwner')}</th>
+                  <th scope="col">{t('agreementDeadline')}</th>
+                  <th scope="col">{t('colStatus')}</th>
+                  <th scope="col">{t('colRound')}</th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.agreements.map((a) => (
+                  <tr>
+                    <th scope="row">
+                      <a href={`/dialogues/${a.dialogue_id}#agreement-${a.id}`}>{a.title_text}</a>
+                    </th>
+                    <td>{t(`owner_${a.owner}`)}</td>
+                    <td>{dateText(lang, a.deadline)}</td>
+                    <td>{t(`status_${a.status}`)}</td>
+                    <td>{a.round_name ?? a.form_name}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+      {data.led.length > 0 || vc.actor?.kind === 'user' && vc.actor.role !== 'employee' ? (
+        <section class="card" aria-labelledby="led-h">
+          <h2 id="led-h">{t('ledDialogues')}</h2>
+          {data.led.length === 0 ? (
+            <p>{t('noLedDialogues')}</p>
+          ) : (
+            <>
+              <h3>{t('byState')}</h3>
+              <ul class="plain state-counts">
+                {STATES.map((s) => (
+                  <li>
+                    <StateBadge lang={lang} state={s} /> {data.led.filter((d) => d.state === s).length}
+                  </li>
+                ))}
+              </ul>
+              <h3>{t('overduePreparations')}</h3>
+              {overdue.length === 0 ? (
+                <p>{t('noOverdue')}</p>
+              ) : (
+                <ul class="plain">
+                  {overdue.map((d) => (
+                    <li>
+                      <a href={`/dialogues/${d.id}`}>{d.employee_name}</a> – {d.round_name ?? d.form_name} ({dateText(lang, d.preparation_deadline)}):{' '}
+                      {[d.employeeOverdue ? t('employeeOverdue') : null, d.leaderOverdue ? t('leaderOverdue') : null].filter(Boolean).join(', ')}
+                    </li>
+                  ))}
+                </ul>
+              )}
+              <h3>{t('agreementsDue')}</h3>
+              {data.due.length === 0 ? (
+                <p>{t('noAgreementsDue')}</p>
+              ) : (
+                <ul class="plain">
+                  {data.due.map((a) => (
+                    <li>
+                      <a href={`/dialogues/${a.dialogue_id}#agreement-${a.id}`}>
+                        {t('dueLine', { title: a.title_text, name: a.employee_name, deadline: dateText(lang, a.deadline), followUp: dateText(lang, a.follow_up) })}
+                      </a>{' '}
+                      {(a.deadline !== null && a.deadline < data.today) || (a.follow_up !== null && a.follow_up < data.today) ? <span class="badge warn">{t('overdue')}</span> : null}
+                    </li>
+                  ))}
+                </ul>
+              )}
+              <h3>{t('upcomingMeetings')}</h3>
+              {data.upcoming.length === 0 ? (
+                <p>{t('noUpcoming')}</p>
+              ) : (
+                <ul class="plain">
+                  {data.upcoming.map((d) => (
+                    <li>
+                      {d.meeting_at ? formatDateTime(lang, d.meeting_at) : ''}: <a href={`/dialogues/${d.id}`}>{d.employee_name}</a>
+                      {d.meeting_place ? ` – ${d.meeting_place}` : ''}
+                    </li>
+                  ))}
+                </ul>
+              )}
+              <h3>{t('ledDialogues')}</h3>
+              <div class="table-wrap">
+                <table>
+                  <thead>
+                    <tr>
+                      <th scope="col">{t('colEmployee')}</th>
+                      <th scope="col">{t('colRound')}</th>
+                      <th scope="col">{t('colState')}</th>
+                      <th scope="col">{t('colNext')}</th>
+                      <th scope="col">{t('colMeeting')}</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {data.led.map((d) => (
+                      <tr>
+                        <th scope="row">
+                          <a href={`/dialogues/${d.id}`} aria-label={t('openNamed', { name: d.employee_name })}>
+                            {d.employee_name}
+                          </a>
+                        </th>
+                        <td>{d.round_name ?? d.form_name}</td>
+                        <td>
+                          <StateBadge lang={lang} state={d.state} />
+                        </td>
+                        <td>{t(`next_${d.next}` as DialogueKey)}</td>
+                        <td>{d.meeting_at ? formatDateTime(lang, d.meeting_at) : t('notScheduled')}</td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            </>
+          )}
+        </section>
+      ) : null}
+      {sicknessOptions.length > 0 ? (
+        <section class="card" aria-labelledby="sick-h">
+          <h2 id="sick-h">{t('sickHeading')}</h2>
+          <p class="hint">{t('sickIntro')}</p>
+          <form method="post" action="/sickness-reports" class="stack">
+            <CsrfField vc={vc} />
+            <SelectField
+              name="employment_id"
+              label={t('sickEmployee')}
+              value={sick?.values?.employment_id ?? ''}
+              error={sick?.errors?.employment_id}
+              options={sicknessOptions.map((m) => ({ value: m.id, label: `${m.name} (${m.team_name})` }))}
+              emptyLabel={t('chooseEmpty')}
+            />
+            <TextField name="from" type="date" label={t('sickFrom')} value={sick?.values?.from ?? data.today} error={sick?.errors?.from} required />
+            <TextField name="to" type="date" label={t('sickTo')} value={sick?.values?.to ?? ''} error={sick?.errors?.to} />
+            <button type="submit" class="secondary">
+              {t('sickButton')}
+            </button>
+          </form>
+        </section>
+      ) : null}
+    </Layout>
+  );
+}
+
+// ---------------------------------------------------------------- rounds
+
+export function RoundsPage(props: { vc: ViewContext; data: Awaited<ReturnType<typeof listRoundsPage>> }) {
+  const { vc } = props;
+  const lang = vc.lang;
+  const t = tr(lang);
+  return (
+    <Layout vc={vc} title={t('roundsTitle')}>
+      <p>
+        <a href="/dialogues">{t('backToDialogues')}</a>
+      </p>
+      <h1>{t('roundsTitle')}</h1>
+      {props.data.canStart ? (
+        <p>
+          <a class="button" href="/rounds/new">
+            {t('startRound')}
+          </a>
+        </p>
+      ) : null}
+      {props.data.rounds.length === 0 ? (
+        <p>{t('noRounds')}</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">{t('colRound')}</th>
+                <th scope="col">{t('colTarget')}</th>
+                <th scope="col">{t('colDeadline')}</th>
+                <th scope="col">{t('colDialogues')}</th>
+                <th scope="col">{t('colClosed')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.data.rounds.map((r) => (
+                <tr>
+                  <th scope="row">
+                    <a href={props.data.statisticsOnly ? `/rounds/${r.id}/statistics` : `/rounds/${r.id}`}>{r.name}</a>
+                  </th>
+                  <td>{r.team_name ?? r.department_name ?? '–'}</td>
+                  <td>{dateText(lang, r.preparation_deadline)}</td>
+                  <td>{Number(r.total ?? 0)}</td>
+                  <td>{Number(r.closed ?? 0)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Layout>
+  );
+}
+
+export type FormState = { values?: Record<string, string>; errors?: Record<string, string> };
+
+function DateField(props: { name: string; label: string; state: FormState | undefined; fallback?: string }) {
+  return <TextField name={props.name} label={props.label} type="date" value={props.state?.values?.[props.name] ?? props.fallback ?? ''} error={props.state?.errors?.[props.name]} required />;
+}
+
+export function NewRoundPage(props: { vc: ViewContext; data: RoundFormData; state?: FormState }) {
+  const { vc, data, state } = props;
+  const lang = vc.lang;
+  const t = tr(lang);
+  const targets = [...data.teams.map((x) => ({ value: `team:${x.id}`, label: t('teamOption', { name: x.name }) })), ...data.departments.map((x) => ({ value: `department:${x.id}`, label: t('departmentOption', { name: x.name }) }))];
+  const formOptions = data.forms.map((f) => ({ value: f.value, label: `${f.name} (${f.language.toUpperCase()})` }));
+  const preferred = data.forms.find((f) => f.kind === 'mus' && f.language === lang)?.value ?? '';
+  return (
+    <Layout vc={vc} title={t('newRoundTitle')}>
+      <p>
+        <a href="/rounds">{t('backToRounds')}</a>
+      </p>
+      <h1>{t('newRoundTitle')}</h1>
+      <ErrorSummary lang={lang} errors={state?.errors ?? {}} />
+      <p>{t('newRoundIntro')}</p>
+      <form method="post" action="/rounds" class="stack card">
+        <CsrfField vc={vc} />
+        <TextField name="name" label={t('roundName')} hint={t('roundNameHint')} value={state?.values?.name ?? ''} error={state?.errors?.name} required maxLength={200} />
+        <SelectField name="form" label={t('formLabel')} value={state?.values?.form ?? preferred} error={state?.errors?.form} options={formOptions} />
+        <SelectField name="target" label={t('targetLabel')} value={state?.values?.target ?? ''} error={state?.errors?.target} options={targets} emptyLabel={t('chooseEmpty')} />
+        <DateField name="preparation_deadline" label={t('preparationDeadline')} state={state} />
+        <DateField name="meeting_from" label={t('meetingFrom')} state={state} />
+        <DateField name="meeting_to" label={t('meetingTo')} state={state} />
+        <button type="submit">{t('createRound')}</button>
+      </form>
+    </Layout>
+  );
+}
+
+export function RoundPage(props: { vc: ViewContext; data: Awaited<ReturnType<typeof getRoundPage>>; flash?: string | undefined }) {
+  const { vc, data } = props;
+  const lang = vc.lang;
+  const t = tr(lang);
+  const r = data.round;
+  return (
+    <Layout vc={vc} title={t('roundTitle', { name: r.name })}>
+      <p>
+        <a href="/rounds">{t('backToRounds')}</a>
+      </p>
+      <h1>{t('roundTitle', { name: r.name })}</h1>
+      <Flash message={props.flash} />
+      <dl class="facts">
+        <dt>{t('colTarget')}</dt>
+        <dd>{r.team_name ?? r.department_name ?? '–'}</dd>
+        <dt>{t('formLabel')}</dt>
+        <dd>{t('roundFacts', { form: r.form_name, version: r.form_version })}</dd>
+        <dt>{t('preparationDeadline')}</dt>
+        <dd>{dateText(lang, r.preparation_deadline)}</dd>
+        <dt>{t('meetingPeriod')}</dt>
+        <dd>
+          {dateText(lang, r.meeting_from)} – {dateText(lang, r.meeting_to)}
+        </dd>
+      </dl>
+      <p class="notice">{t('roundContentNote')}</p>
+      <p>
+        <a href={`/rounds/${r.id}/statistics`}>{t('statisticsLink')}</a>
+      </p>
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{t('colEmployee')}</th>
+              <th scope="col">{t('colLeader')}</th>
+              <th scope="col">{t('colState')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.dialogues.map((d) => (
+              <tr>
+                <th scope="row">{d.mine ? <a href={`/dialogues/${d.id}`}>{d.employee_name}</a> : d.employee_name}</th>
+                <td>{d.leader_name}</td>
+                <td>
+                  <StateBadge lang={lang} state={d.state} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </Layout>
+  );
+}
+
+// ---------------------------------------------------------------- statistics
+
+function CellText(props: { lang: Lang; cell: Cell | undefined }) {
+  const t = tr(props.lang);
+  if (!props.cell || !props.cell.shown) return <span class="hint">{t('tooFew')}</span>;
+  return <>{t('averageValue', { average: formatNumber(props.lang, props.cell.average), n: formatNumber(props.lang, props.cell.n) })}</>;
+}
+
+export function StatisticsPage(props: { vc: ViewContext; data: Awaited<ReturnType<typeof getRoundStatistics>> }) {
+  const { vc, data } = props;
+  const lang = vc.lang;
+  const t = tr(lang);
+  const title = t('statisticsTitle', { name: data.round.name });
+  return (
+    <Layout vc={vc} title={title}>
+      <p>
+        <a href={`/rounds/${data.round.id}`}>{t('backToRound')}</a>
+      </p>
+      <h1>{title}</h1>
+      <section class="card" aria-labelledby="completion-h">
+        <h2 id="completion-h">{t('completionHeading')}</h2>
+        <p>{t('completionText', { closed: formatNumber(lang, data.closed), total: formatNumber(lang, data.total) })}</p>
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">{t('colTeam')}</th>
+                <th scope="col">{t('colDialogues')}</th>
+                <th scope="col">{t('colClosed')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.teams.map((team) => (
+                <tr>
+                  <th scope="row">{team.name}</th>
+                  <td>{formatNumber(lang, team.total)}</td>
+                  <td>{formatNumber(lang, team.closed)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </section>
+      <section class="card" aria-labelledby="averages-h">
+        <h2 id="averages-h">{t('averagesHeading')}</h2>
+        <p class="notice">{t('thresholdNote', { threshold: data.threshold })}</p>
+        {data.questions.length === 0 ? (
+          <p>{t('noScaleQuestions')}</p>
+        ) : (
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">{t('colQuestion')}</th>
+                  <th scope="col">{t('colAll')}</th>
+                  {data.teams.map((team) => (
+                    <th scope="col">{team.name}</th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {data.questions.map((q) => {
+                  const s = data.stats.find((x) => x.questionId === q.id);
+                  return (
+                    <tr>
+                      <th scope="row">{q.text}</th>
+                      <td>
+                        <CellText lang={lang} cell={s?.overall} />
+                      </td>
+                      {data.teams.map((team) => (
+                        <td>
+                          <CellText lang={lang} cell={s?.teams[team.id]} />
+                        </td>
+                      ))}
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+    </Layout>
+  );
+}
+
+// ---------------------------------------------------------------- one dialogue
+
+export type Conflict = { mine: string; theirs: string };
+export type DialogueViewState = {
+  flash?: string | undefined;
+  errors?: Record<string, string>;
+  /** Per question id (or "notes"): the refused text and the stored one. */
+  conflicts?: Record<string, Conflict>;
+  /** Values the user sent, to keep in the fields after a refusal. */
+  values?: Record<string, string | string[]>;
+  sign?: FormState;
+  meeting?: FormState;
+  agreement?: FormState;
+};
+
+/** An answer as the reader sees it (scale label, option labels, yes/no), never raw ids. */
+export function displayAnswer(lang: Lang, q: Question, value: string | undefined): string {
+  const t = tr(lang);
+  if (value === undefined || value === '' || value === '[]') return t('noAnswer');
+  switch (q.type) {
+    case 'scale': {
+      const n = Number(value);
+      return t('scaleValue', { n, label: q.scaleLabels?.[n - 1] ?? '' });
+    }
+    case 'yes_no':
+      return value === 'yes' ? t('yes') : t('no');
+    case 'single':
+      return q.options?.find((o) => o.id === value)?.label ?? value;
+    case 'multiple':
+      return multipleValues(value)
+        .map((v) => q.options?.find((o) => o.id === v)?.label ?? v)
+        .join(', ');
+    default:
+      return value;
+  }
+}
+
+function AnswerText(props: { children: ComponentChildren }) {
+  return <p class="answer-text">{props.children}</p>;
+}
+
+/** The input(s) for one question; names are q_<id> (value) and v_<id> (version). */
+function QuestionInput(props: { lang: Lang; q: Question; value: string | string[] | undefined; version: number; describedBy: string | undefined; error: string | undefined }) {
+  const { lang, q } = props;
+  const t = tr(lang);
+  const name = `q_${q.id}`;
+  const single = Array.isArray(props.value) ? (props.value[0] ?? '') : (props.value ?? '');
+  const versionInput = <input type="hidden" id={`v_${q.id}`} name={`v_${q.id}`} value={String(props.version)} />;
+  const invalid = props.error ? 'true' : undefined;
+  if (q.type === 'text') {
+    return (
+      <>
+        <label for={name} class="question-text">
+          {q.text}
+        </label>
+        {q.help ? (
+          <p class="hint" id={`${name}-hint`}>
+            {q.help}
+          </p>
+        ) : null}
+        {props.error ? (
+          <p class="field-error" id={`${name}-error`}>
+            {props.error}
+          </p>
+        ) : null}
+        <textarea id={name} name={name} rows={4} maxLength={20000} aria-describedby={props.describedBy} aria-invalid={invalid} data-autosave="true">
+          {single}
+        </textarea>
+        {versionInput}
+      </>
+    );
+  }
+  const choices: { value: string; label: string }[] =
+    q.type === 'scale'
+      ? (q.scaleLabels ?? []).map((l, i) => ({ value: String(i + 1), label: t('scaleValue', { n: i + 1, label: l }) }))
+      : q.type === 'yes_no'
+        ? [
+            { value: 'yes', label: t('yes') },
+            { value: 'no', label: t('no') },
+          ]
+        : (q.options ?? []).map((o) => ({ value: o.id, label: o.label }));
+  const chosen = q.type === 'multiple' ? (Array.isArray(props.value) ? props.value : multipleValues(props.value)) : [single];
+  const type = q.type === 'multiple' ? 'checkbox' : 'radio';
+  return (
+    <fieldset id={name} aria-describedby={props.describedBy} aria-invalid={invalid}>
+      <legend class="question-text">{q.text}</legend>
+      {q.help ? (
+        <p class="hint" id={`${name}-hint`}>
+          {q.help}
+        </p>
+      ) : null}
+      {props.error ? (
+        <p class="field-error" id={`${name}-error`}>
+          {props.error}
+        </p>
+      ) : null}
+      {/* An empty value keeps "none chosen" in the post, so clearing every box saves too. */}
+      {type === 'checkbox' ? <input type="hidden" name={name} value="" /> : null}
+      <div class={q.type === 'scale' ? 'choices scale' : 'choices'}>
+        {choices.map((c, i) => (
+          <label class="choice" for={`${name}-${i}`}>
+            <input type={type} id={`${name}-${i}`} name={name} value={c.value} checked={chosen.includes(c.value)} data-autosave="true" /> {c.label}
+          </label>
+        ))}
+      </div>
+      {versionInput}
+    </fieldset>
+  );
+}
+
+/** What autosave puts under a question after a save: a status line, and the new version out of band. */
+export function AnswerStatus(props: { lang: Lang; questionId: string; version: number; conflict?: Conflict | undefined; savedAt?: Date }) {
+  const t = tr(props.lang);
+  return (
+    <>
+      {props.conflict ? (
+        <ConflictPanel lang={props.lang} conflict={props.conflict} />
+      ) : (
+        <span>
+          {t('savedAt')}
+          {props.savedAt ? ` ${formatDateTime(props.lang, props.savedAt)}` : ''}
+        </span>
+      )}
+      <input type="hidden" id={`v_${props.questionId}`} name={`v_${props.questionId}`} value={String(props.version)} hx-swap-oob="true" />
+    </>
+  );
+}
+
+function ConflictPanel(props: { lang: Lang; conflict: Conflict }) {
+  const t = tr(props.lang);
+  return (
+    <div class="conflict" role="alert">
+      <p>
+        <strong>{t('conflictTitle')}</strong>
+      </p>
+      <p>{t('conflictBody')}</p>
+      <div class="conflict-texts">
+        <div>
+          <h4>{t('conflictSaved')}</h4>
+          <p class="answer-text saved-text">{props.conflict.theirs}</p>
+        </div>
+        <div>
+          <h4>{t('conflictMine')}</h4>
+          <p class="answer-text my-text">{props.conflict.mine}</p>
+        </div>
+      </div>
+    </div>
+  );
+}
+
+function QuestionBlock(props: { vc: ViewContext; data: DialoguePage; q: Question; state: DialogueViewState }) {
+  const { vc, data, q, state } = props;
+  const lang = vc.lang;
+  const t = tr(lang);
+  const side = data.side;
+  const other = side === 'employee' ? 'leader' : 'employee';
+  const answerOf = (s: string) => data.answers.find((a) => a.question_id === q.id && a.side === s);
+  if (q.type === 'agreements') {
+    return (
+      <div class="question">
+        <p class="question-text">{q.text}</p>
+        {q.help ? <p class="hint">{q.help}</p> : null}
+        <p>
+          <a href="#agreements-h">{t('seeAgreements')}</a>
+        </p>
+      </div>
+    );
+  }
+  const conflict = state.conflicts?.[q.id];
+  const sent = state.values?.[`q_${q.id}`];
+  const error = state.errors?.[`q_${q.id}`];
+  const statusId = `status-${q.id}`;
+  const editable = q.answeredBy === 'meeting' ? data.can.editMeeting : (q.answeredBy === side || q.answeredBy === 'both') && data.can.editPreparation;
+  if (editable) {
+    const mySide = q.answeredBy === 'meeting' ? 'shared' : side;
+    const stored = answerOf(mySide);
+    const describedBy = [q.help ? `q_${q.id}-hint` : '', error ? `q_${q.id}-error` : '', statusId].filter(Boolean).join(' ');
+    return (
+      <div
+        class="question editable"
+        id={`question-${q.id}`}
+        hx-post={`/dialogues/${data.dialogue.id}/answers`}
+        hx-trigger="input delay:800ms, change"
+        hx-params={`q_${q.id},v_${q.id}`}
+        hx-target={`#${statusId}`}
+        hx-swap="innerHTML"
+        hx-sync="this:queue last"
+      >
+        <QuestionInput lang={lang} q={q} value={sent ?? (conflict ? conflict.mine : stored?.value)} version={stored?.version ?? 0} describedBy={describedBy} error={error} />
+        <div class="save-status" id={statusId} aria-live="polite">
+          {conflict ? <ConflictPanel lang={lang} conflict={conflict} /> : null}
+        </div>
+        {q.answeredBy === 'both' && data.showOther ? (
+          <p class="other-answer">
+            <strong>{side === 'employee' ? t('leadersAnswer') : t('employeesAnswer')}:</strong> {displayAnswer(lang, q, answerOf(other)?.value)}
+          </p>
+        ) : null}
+      </div>
+    );
+  }
+  // Read-only: what this reader may see of the question.
+  const lines: { label: string; value: string | undefined }[] = [];
+  if (q.answeredBy === 'meeting') {
+    if (data.dialogue.state === 'invited' || data.dialogue.state === 'preparing') {
+      return (
+        <div class="question">
+          <p class="question-text">{q.text}</p>
+          <p class="hint">{t('answeredInMeeting')}</p>
+        </div>
+      );
+    }
+    lines.push({ label: t('sharedAnswer'), value: answerOf('shared')?.value });
+  } else {
+    const sides = q.answeredBy === 'both' ? (['employee', 'leader'] as const) : ([q.answeredBy] as const);
+    for (const s of sides) {
+      if (s === side) lines.push({ label: t('yourAnswer'), value: answerOf(s)?.value });
+      else lines.push({ label: s === 'employee' ? t('employeesAnswer') : t('leadersAnswer'), value: data.showOther ? answerOf(s)?.value : undefined });
+    }
+  }
+  const hiddenOther = q.answeredBy !== 'meeting' && !data.showOther && q.answeredBy !== side && q.answeredBy !== 'both';
+  return (
+    <div class="question">
+      <p class="question-text">{q.text}</p>
+      {hiddenOther ? (
+        <p class="hint">
+          {t('answeredByOther')} {t('hiddenUntilReady')}
+        </p>
+      ) : (
+        <dl class="answers">
+          {lines.map((l) => (
+            <>
+              <dt>{l.label}</dt>
+              <dd>
+                <AnswerText>{l.value === undefined && !data.showOther && l.label !== t('yourAnswer') && l.label !== t('sharedAnswer') ? t('hiddenUntilReady') : displayAnswer(lang, q, l.value)}</AnswerText>
+              </dd>
+            </>
+          ))}
+        </dl>
+      )}
+    </div>
+  );
+}
+
+export function DialoguePageView(props: { vc: ViewContext; data: DialoguePage; state?: DialogueViewState }) {
+  const { vc, data } = props;
+  const state = props.state ?? {};
+  const lang = vc.lang;
+  const t = tr(lang);
+  const d = data.dialogue;
+  const id = d.id;
+  const other = data.side === 'employee' ? 'leader' : 'employee';
+  const mySubmitted = data.side === 'employee' ? d.employee_submitted_at : d.leader_submitted_at;
+  const otherSubmitted = other === 'employee' ? d.employee_submitted_at : d.leader_submitted_at;
+  const title = t('dialogueTitle', { round: d.round_name ?? d.form_name, name: d.employee_name });
+  const def = data.form.definition;
+  const editableAny = data.can.editPreparation || data.can.editMeeting;
+  const errors = { ...(state.errors ?? {}), ...(state.sign?.errors ?? {}), ...(state.meeting?.errors ?? {}), ...(state.agreement?.errors ?? {}) };
+  const conflictErrors = Object.keys(state.conflicts ?? {}).map((qid) => [qid === 'notes' ? 'notes' : `q_${qid}`, t('conflictTitle')] as const);
+  const carried = data.agreements.filter((a) => a.carried_from !== null);
+  const fresh = data.agreements.filter((a) => a.carried_from === null);
+  const notesConflict = state.conflicts?.notes;
+
+  const questions = (
+    <>
+      {def.sections.map((s) => (
+        <section class="card form-section" aria-labelledby={`section-${s.id}`}>
+          <h2 id={`section-${s.id}`}>{s.title}</h2>
+          {s.intro ? <p class="hint">{s.intro}</p> : null}
+          {s.questions.map((q) => (
+            <QuestionBlock vc={vc} data={data} q={q} state={state} />
+          ))}
+        </section>
+      ))}
+    </>
+  );
+
+  return (
+    <Layout vc={vc} title={title}>
+      <DialogueScript />
+      <p class="no-print actions">
+        <a href="/dialogues">{t('backToDialogues')}</a>
+        {/* Shown by dialogue.js: without JavaScript the browser's own print works the same. */}
+        <button type="button" class="secondary small" data-print="true" hidden>
+          {t('print')}
+        </button>
+      </p>
+      <h1>{title}</h1>
+      <Flash message={state.flash} />
+      <ErrorSummary lang={lang} errors={{ ...Object.fromEntries(conflictErrors), ...errors }} />
+      <p>
+        <StateBadge lang={lang} state={d.state} /> {data.side === 'employee' ? t('youAreEmployee') : t('youAreLeader')}
+      </p>
+      <dl class="facts">
+        <dt>{t('employeeLabel')}</dt>
+        <dd>{d.employee_name}</dd>
+        <dt>{t('leaderLabel')}</dt>
+        <dd>{d.leader_name}</dd>
+        <dt>{t('formLabel')}</dt>
+        <dd>{t('roundFacts', { form: data.form.name, version: data.form.version })}</dd>
+        {d.round_id ? (
+          <>
+            <dt>{t('preparationDeadline')}</dt>
+            <dd>{dateText(lang, d.preparation_deadline)}</dd>
+            <dt>{t('meetingPeriod')}</dt>
+            <dd>
+              {dateText(lang, d.meeting_from)} – {dateText(lang, d.meeting_to)}
+            </dd>
+          </>
+        ) : null}
+        <dt>{t('meetingTime')}</dt>
+        <dd>{d.meeting_at ? formatDateTime(lang, d.meeting_at) : t('notScheduled')}</dd>
+        <dt>{t('meetingPlace')}</dt>
+        <dd>{d.meeting_place ?? '–'}</dd>
+      </dl>
+      {d.state === 'closed' ? <p class="notice">{t('lockedNote')}</p> : data.showOther ? <p class="notice">{t('othersVisible')}</p> : <p class="notice">{t('privacyNote')}</p>}
+      {d.state === 'invited' || d.state === 'preparing' ? (
+        <p>
+          {mySubmitted ? t('submitted') : null} {otherSubmitted ? t('otherSubmitted') : t('otherNotSubmitted')}
+        </p>
+      ) : null}
+
+      {editableAny ? (
+        <form method="post" action={`/dialogues/${id}/answers`} class="stack answers-form" data-saving={t('saving')}>
+          <CsrfField vc={vc} />
+          <p class="hint">{t('autosaveHint')}</p>
+          {questions}
+          <button type="submit">{t('saveAnswers')}</button>
+        </form>
+      ) : (
+        questions
+      )}
+
+      {data.can.submit ? (
+        <section class="card no-print" aria-labelledby="submit-h">
+          <h2 id="submit-h">{t('submitHeading')}</h2>
+          <p class="hint">{t('submitHint')}</p>
+          <form method="post" action={`/dialogues/${id}/submit`}>
+            <CsrfField vc={vc} />
+            <button type="submit">{t('submitButton')}</button>
+          </form>
+        </section>
+      ) : null}
+
+      {data.can.schedule ? (
+        <section class="card no-print" aria-labelledby="schedule-h">
+          <h2 id="schedule-h">{t('scheduleHeading')}</h2>
+          <form method="post" action={`/dialogues/${id}/meeting`} class="stack">
+            <CsrfField vc={vc} />
+            <TextField name="date" type="date" label={t('dateLabel')} value={state.meeting?.values?.date ?? ''} error={state.meeting?.errors?.date} required />
+            <TextField name="time" type="time" label={t('timeLabel')} value={state.meeting?.values?.time ?? ''} error={state.meeting?.errors?.time} required />
+            <TextField name="place" label={t('meetingPlace')} value={state.meeting?.values?.place ?? d.meeting_place ?? ''} error={state.meeting?.errors?.place} maxLength={500} />
+            <button type="submit" class="secondary">
+              {t('scheduleButton')}
+            </button>
+          </form>
+        </section>
+      ) : null}
+
+      {data.can.startMeeting ? (
+        <section class="card no-print" aria-labelledby="start-h">
+          <h2 id="start-h">{t('startHeading')}</h2>
+          <p class="hint">{t('startHint')}</p>
+          <form method="post" action={`/dialogues/${id}/start`}>
+            <CsrfField vc={vc} />
+            <button type="submit">{t('startButton')}</button>
+          </form>
+        </section>
+      ) : null}
+
+      {d.state !== 'invited' && d.state !== 'preparing' ? (
+        <section class="card" aria-labelledby="notes-h">
+          <h2 id="notes-h">{t('notesHeading')}</h2>
+          {data.can.editMeeting ? (
+            <form method="post" action={`/dialogues/${id}/notes`} class="stack">
+              <CsrfField vc={vc} />
+              <div class={errors.notes ? 'field has-error' : 'field'}>
+                <label for="notes">{t('notesLabel')}</label>
+                <textarea id="notes" name="notes" rows={8} maxLength={20000} aria-describedby="notes-status">
+                  {typeof state.values?.notes === 'string' ? state.values.notes : notesConflict ? notesConflict.mine : data.notes.text}
+                </textarea>
+                <input type="hidden" name="version" value={String(data.notes.version)} />
+              </div>
+              <div id="notes-status" aria-live="polite">
+                {notesConflict ? <ConflictPanel lang={lang} conflict={notesConflict} /> : null}
+              </div>
+              <button type="submit" class="secondary">
+                {t('saveNotes')}
+              </button>
+            </form>
+          ) : data.notes.text ? (
+            <AnswerText>{data.notes.text}</AnswerText>
+          ) : (
+            <p>{t('noNotes')}</p>
+          )}
+        </section>
+      ) : null}
+
+      <section class="card" aria-labelledby="agreements-h">
+        <h2 id="agreements-h">{t('agreementsHeading')}</h2>
+        {data.agreements.length === 0 ? <p>{t('noAgreements')}</p> : null}
+        {[...carried, ...fresh].map((a) => (
+          <article class="agreement" id={`agreement-${a.id}`} aria-labelledby={`agreement-${a.id}-h`}>
+            <h3 id={`agreement-${a.id}-h`}>
+              {a.title_text} {a.carried_from ? <span class="badge">{t('carriedBadge')}</span> : null}
+            </h3>
+            {a.description_text ? <AnswerText>{a.description_text}</AnswerText> : null}
+            <dl class="facts">
+              <dt>{t('agreementOwner')}</dt>
+              <dd>{t(`owner_${a.owner}`)}</dd>
+              <dt>{t('agreementDeadline')}</dt>
+              <dd>{dateText(lang, a.deadline)}</dd>
+              <dt>{t('agreementFollowUp')}</dt>
+              <dd>{dateText(lang, a.follow_up)}</dd>
+              <dt>{t('agreementStatus')}</dt>
+              <dd>{t(`status_${a.status}`)}</dd>
+              {a.progress_text ? (
+                <>
+                  <dt>{t('agreementProgress')}</dt>
+                  <dd>
+                    <AnswerText>{a.progress_text}</AnswerText>
+                  </dd>
+                </>
+              ) : null}
+            </dl>
+            {data.can.followUp ? (
+              <form method="post" action={`/agreements/${a.id}`} class="stack no-print">
+                <CsrfField vc={vc} />
+                <SelectField name="status" label={t('agreementStatus')} value={a.status} options={AGREEMENT_STATUSES.map((s) => ({ value: s, label: t(`status_${s}`) }))} />
+                <div class="field">
+                  <label for={`progress-${a.id}`}>{t('agreementProgress')}</label>
+                  <textarea id={`progress-${a.id}`} name="progress" rows={3} maxLength={10000}>
+                    {a.progress_text}
+                  </textarea>
+                </div>
+                <button type="submit" class="secondary small" aria-label={t('updateAgreementNamed', { title: a.title_text })}>
+                  {t('updateAgreement')}
+                </button>
+              </form>
+            ) : null}
+          </article>
+        ))}
+        {data.can.editMeeting ? (
+          <form method="post" action={`/dialogues/${id}/agreements`} class="stack no-print" aria-labelledby="add-agreement-h">
+            <h3 id="add-agreement-h">{t('addAgreement')}</h3>
+            <CsrfField vc={vc} />
+            <TextField name="title" label={t('agreementTitle')} value={state.agreement?.values?.title ?? ''} error={state.agreement?.errors?.title} required maxLength={500} />
+            <div class="field">
+              <label for="description">{t('agreementDescription')}</label>
+              <textarea id="description" name="description" rows={3} maxLength={5000}>
+                {state.agreement?.values?.description ?? ''}
+              </textarea>
+            </div>
+            <SelectField
+              name="owner"
+              label={t('agreementOwner')}
+              value={state.agreement?.values?.owner ?? 'employee'}
+              error={state.agreement?.errors?.owner}
+              options={[
+                { value: 'employee', label: t('owner_employee') },
+                { value: 'leader', label: t('owner_leader') },
+              ]}
+            />
+            <TextField name="deadline" type="date" label={t('agreementDeadline')} value={state.agreement?.values?.deadline ?? ''} error={state.agreement?.errors?.deadline} />
+            <TextField name="follow_up" type="date" label={t('agreementFollowUp')} value={state.agreement?.values?.follow_up ?? ''} error={state.agreement?.errors?.follow_up} />
+            <SelectField name="status" label={t('agreementStatus')} value={state.agreement?.values?.status ?? 'open'} options={AGREEMENT_STATUSES.map((s) => ({ value: s, label: t(`status_${s}`) }))} />
+            <button type="submit">{t('saveAgreement')}</button>
+          </form>
+        ) : null}
+      </section>
+
+      {data.can.finishMeeting ? (
+        <section class="card no-print" aria-labelledby="finish-h">
+          <h2 id="finish-h">{t('finishHeading')}</h2>
+          <p class="hint">{t('finishHint')}</p>
+          <form method="post" action={`/dialogues/${id}/finish`}>
+            <CsrfField vc={vc} />
+            <button type="submit">{t('finishButton')}</button>
+          </form>
+        </section>
+      ) : null}
+
+      {d.state === 'signing' || d.state === 'closed' ? (
+        <section class="card" aria-labelledby="signatures-h">
+          <h2 id="signatures-h">{t('signaturesHeading')}</h2>
+          {data.signatures.length === 0 ? (
+            <p>{t('notSignedYet')}</p>
+          ) : (
+            <ul class="plain">
+              {data.signatures.map((s) => (
+                <li>{t('signedBy', { name: s.name, date: formatDateTime(lang, s.signed_at) })}</li>
+              ))}
+            </ul>
+          )}
+          {data.disagreement ? (
+            <>
+              <h3>{t('disagreementHeading')}</h3>
+              <AnswerText>{data.disagreement}</AnswerText>
+            </>
+          ) : null}
+          {data.can.sign ? (
+            <form method="post" action={`/dialogues/${id}/sign`} class="stack no-print" aria-labelledby="sign-h">
+              <h3 id="sign-h">{t('signHeading')}</h3>
+              <p class="hint">{t('signHint')}</p>
+              <CsrfField vc={vc} />
+              {data.can.disagree ? (
+                <div class="field">
+                  <label for="disagreement">{t('disagreementLabel')}</label>
+                  <p class="hint" id="disagreement-hint">
+                    {t('disagreementHint')}
+                  </p>
+                  <textarea id="disagreement" name="disagreement" rows={3} maxLength={5000} aria-describedby="disagreement-hint">
+                    {state.sign?.values?.disagreement ?? ''}
+                  </textarea>
+                </div>
+              ) : null}
+              <TextField name="password" type="password" label={t('passwordLabel')} error={state.sign?.errors?.password} required autocomplete="current-password" />
+              <button type="submit">{t('signButton')}</button>
+            </form>
+          ) : null}
+        </section>
+      ) : null}
+
+      {data.can.reopen ? (
+        <section class="card no-print" aria-labelledby="reopen-h">
+          <h2 id="reopen-h">{t('reopenHeading')}</h2>
+          <p class="hint">{t('reopenHint')}</p>
+          <form method="post" action={`/dialogues/${id}/reopen`} data-confirm={t('reopenHint')}>
+            <CsrfField vc={vc} />
+            <button type="submit" class="secondary">
+              {t('reopenButton')}
+            </button>
+          </form>
+        </section>
+      ) : null}
+
+      <section class="card" aria-labelledby="history-h">
+        <h2 id="history-h">{t('historyHeading')}</h2>
+        <ol class="history">
+          {data.transitions.map((x) => (
+            <li>{t('historyEntry', { date: formatDateTime(lang, x.created_at), to: stateLabel(lang, x.to_state), name: x.actor_name })}</li>
+          ))}
+        </ol>
+      </section>
+    </Layout>
+  );
+}
