@@ -97,6 +97,9 @@ const MATRIX: Record<string, Row> = {
   'POST /staff/companies/:id/enter': { allow: [] },
   'POST /staff/support/leave': { allow: ['staff'] },
   'GET /support': { allow: ['staff'] },
+  'GET /support/dialogues': { allow: ['staff'] },
+  // Staff without a company entered are sent back to the company list (303), never shown content.
+  'GET /support/dialogues/:id': { allow: ['staff'] },
   'GET /org/audit.csv': { allow: ['admin'] },
   'GET /account/email': { allow: [...USERS, 'staff'] },
   'POST /account/email': { allow: [...USERS, 'staff'] },
@@ -135,6 +138,7 @@ function fillParams(url: string, f: CompanyFixture & { otherSessionId?: string }
     if (url.includes('/departments/')) return f.leafDepartmentId;
     if (url.includes('/teams/')) return f.otherTeamId;
     if (url.startsWith('/staff/companies/')) return f.companyId;
+    if (url.startsWith('/support/dialogues/')) return '00000000-0000-4000-8000-000000000000';
     const d = dialogueOf.get(f.companyId);
     if (d && url.startsWith('/dialogues/')) return d.dialogueId;
     if (d && url.startsWith('/rounds/')) return d.roundId;

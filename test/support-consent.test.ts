@@ -5,9 +5,9 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
-import { createCompany, createStaff, giveTotpFactor, type CompanyFixture } from './helpers/factories.ts';
+import { createCompany, createDialogue, createStaff, giveTotpFactor, type CompanyFixture } from './helpers/factories.ts';
 import { Agent, loggedIn } from './helpers/agent.ts';
-import { unsafeSystemTransaction, withTenant } from '../src/platform/db/context.ts';
+import { unsafeSystemTransaction, withSupport, withTenant, type Tx } from '../src/platform/db/context.ts';
 import { totpCode } from '../src/platform/auth/totp.ts';
 import { newestMails } from './helpers/mail.ts';
 
@@ -176,6 +176,61 @@ describe('M13 support access only by consent', () => {
     const ended = await s.get('/staff/companies');
     expect(ended.body).toMatch(/consent has ended|samtykke er slut/);
     expect((await s.get('/support')).statusCode).toBe(303);
+  });
+
+  it('M14: support reads a dialogue with consent; the dialogue\'s "viewed by" shows support; after withdrawal the next click is refused', async () => {
+    const f = await createCompany(t.deps);
+    const dialogue = await createDialogue(t.deps, f);
+    const employee = await loggedIn(t.app, f.employee.email);
+    expect((await employee.get(`/dialogues/${dialogue.dialogueId}`)).statusCode).toBe(200);
+    const { agent, secret } = await adminWithFactor(f);
+    await agent.post('/org/settings/support/consent', { allow: '1', reason: 'The employee cannot see their answers', hours: '24', code: code(secret) });
+    const s = await loggedIn(t.app, staff.email);
+    await s.post(`/staff/companies/${f.companyId}/enter`);
+    const list = await s.get('/support/dialogues');
+    expect(list.body).toContain(`/support/dialogues/${dialogue.dialogueId}`);
+    const read = await s.get(`/support/dialogues/${dialogue.dialogueId}`);
+    expect(read.statusCode).toBe(200);
+    expect(read.body).toContain(f.employee.name);
+    // The employee sees support among the viewers, marked as support; repeated views are compact.
+    await employee.get(`/dialogues/${dialogue.dialogueId}`);
+    const mine = await employee.get(`/dialogues/${dialogue.dialogueId}`);
+    const viewed = /<section class="viewed-by"[\s\S]*?<\/section>/.exec(mine.body)?.[0] ?? '';
+    expect(viewed).toContain('Samtale support');
+    expect(viewed).toContain(f.employee.name);
+    expect(viewed).toMatch(/\(3 gange\)/);
+    const rows = await unsafeSystemTransaction(t.deps.database, (trx) =>
+      trx.selectFrom('document_views').select(['viewer_role', 'viewer_staff_id']).where('object_id', '=', dialogue.dialogueId).execute(),
+    );
+    expect(rows.filter((r) => r.viewer_role === 'support')).toHaveLength(1);
+    expect(rows.filter((r) => r.viewer_role === 'employee')).toHaveLength(3);
+    // Withdrawn: support's next click shows nothing.
+    t.clock.advance(31_000);
+    await agent.get('/org/settings/support');
+    await agent.post('/org/settings/support/withdraw', { code: code(secret) });
+    const refused = await s.get(`/support/dialogues/${dialogue.dialogueId}`);
+    expect(refused.statusCode).toBe(303);
+    expect(refused.body).not.toContain(f.employee.name);
+  });
+
+  it('M19: the support role reads no secrets and changes nothing, even with consent', async () => {
+    const f = await createCompany(t.deps);
+    const { agent, secret } = await adminWithFactor(f);
+    await agent.post('/org/settings/support/consent', { allow: '1', reason: 'Check', hours: '24', code: code(secret), allowEdit: '1' });
+    const ctx = { staffId: staff.id, companyId: f.companyId, now: t.clock.now() };
+    expect((await withSupport(t.deps.database, ctx, (trx) => trx.selectFrom('users').select(['id', 'name']).execute())).length).toBeGreaterThan(0);
+    const attempts: [string, (trx: Tx) => Promise<unknown>][] = [
+      ['password hashes', (trx) => trx.selectFrom('users').select('password_hash').execute()],
+      ['second factors', (trx) => trx.selectFrom('totp_factors').select('secret').execute()],
+      ['session tokens', (trx) => trx.selectFrom('sessions').select('token_hash').execute()],
+      ['account links', (trx) => trx.selectFrom('account_tokens').select('token_hash').execute()],
+      ['writes', (trx) => trx.updateTable('employments').set({ title: 'changed by support' }).where('company_id', '=', f.companyId).execute()],
+      ['self-consent', (trx) => trx.updateTable('support_consents').set({ allow_edit: true }).execute()],
+      ['sickness', (trx) => trx.selectFrom('sickness_reports').selectAll().execute()],
+    ];
+    for (const [what, attempt] of attempts) {
+      await expect(withSupport(t.deps.database, ctx, attempt), what).rejects.toThrow(/permission denied/);
+    }
   });
 });
 

@@ -11,6 +11,7 @@
  * between two transactions (Argon2 never holds a connection).
  */
 import { randomUUID } from 'node:crypto';
+import { listViewers, recordView } from '../../platform/audit/views.ts';
 import type { AppDeps } from '../../platform/deps.ts';
 import type { UserActor } from '../../platform/auth/actor.ts';
 import { withTenant, type Tx } from '../../platform/db/context.ts';
@@ -395,7 +396,11 @@ export async function getDialoguePage(ctx: DialogueCtx, id: string) {
     const answers = (await repo.readAnswers(trx, d.id)).filter((a) => a.side === side || (a.side === other && showOther) || (a.side === 'shared' && showShared));
     const signatures = await repo.listSignatures(trx, d.id);
     const signedByMe = signatures.some((s) => s.side === side);
+    // M14: the read and its "viewed by" row in one transaction (no read without its row).
+    const role = side === 'employee' ? 'employee' : d.leader_employment_id === ctx.actor.employmentId ? 'leader' : 'delegate';
+    await recordView(trx, { companyId: ctx.actor.companyId, objectType: 'dialogue', objectId: d.id, viewer: { userId: ctx.actor.userId }, role, at: ctx.deps.clock.now() });
     return {
+      viewers: await listViewers(trx, 'dialogue', d.id),
       dialogue: d,
       side,
       form: version,

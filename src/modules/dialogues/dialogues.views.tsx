@@ -4,6 +4,7 @@
  * renderer. No inline script or style: autosave is htmx attributes (debounced with `delay:`),
  * and /assets/dialogue.js only adds the "saving" status and lets a 409 conflict fragment swap in.
  */
+import { ViewedBy } from '../../platform/html/viewed-by.tsx';
 import type { ComponentChildren } from 'preact';
 import { CsrfField, ErrorSummary, Flash, Layout, SelectField, TextField, type ViewContext } from '../../platform/html/layout.tsx';
 import { formatDate, formatDateTime, formatNumber, translator, type Lang } from '../../platform/i18n/i18n.ts';
@@ -757,6 +758,7 @@ export function DialoguePageView(props: { vc: ViewContext; data: DialoguePage; s
         </button>
       </p>
       <h1>{title}</h1>
+      <ViewedBy vc={vc} viewers={data.viewers} />
       <Flash message={state.flash} />
       <ErrorSummary lang={lang} errors={{ ...Object.fromEntries(conflictErrors), ...errors }} />
       <p>

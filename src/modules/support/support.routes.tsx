@@ -12,10 +12,10 @@ import { translator } from '../../platform/i18n/i18n.ts';
 import { sourceFor } from '../../platform/auth/throttle.ts';
 import { relyingParty } from '../../platform/auth/webauthn.ts';
 import { supportMessages } from './support.i18n.ts';
-import { enterCompany, getConsentPage, giveConsent, leaveCompany, supportActivity, supportOverview, withdrawConsent, type ConsentErrors } from './support.service.ts';
+import { enterCompany, getConsentPage, giveConsent, leaveCompany, supportActivity, supportDialogue, supportDialogues, supportOverview, withdrawConsent, type ConsentErrors } from './support.service.ts';
 import { NotFoundError } from '../../platform/errors.ts';
 import { z } from 'zod';
-import { SupportActivityPage, SupportConsentPage, SupportOverviewPage, type ConsentFormValues } from './support.views.tsx';
+import { SupportActivityPage, SupportConsentPage, SupportDialoguePage, SupportDialoguesPage, SupportOverviewPage, type ConsentFormValues } from './support.views.tsx';
 
 const PAGE = '/org/settings/support';
 
@@ -92,6 +92,22 @@ export function registerSupport(app: FastifyInstance, deps: AppDeps) {
     if (actor?.kind !== 'staff' || !actor.support) return reply.redirect('/staff/companies', 303);
     const overview = await supportOverview(deps, actor, req.ip);
     return sendPage(reply, <SupportOverviewPage vc={viewContext(req)} companyName={actor.support.companyName} overview={overview} />);
+  });
+
+  app.get('/support/dialogues', { config: { staff: true } }, async (req, reply) => {
+    const actor = req.actor;
+    if (actor?.kind !== 'staff' || !actor.support) return reply.redirect('/staff/companies', 303);
+    const rows = await supportDialogues(deps, actor, req.ip);
+    return sendPage(reply, <SupportDialoguesPage vc={viewContext(req)} rows={rows} />);
+  });
+
+  app.get('/support/dialogues/:id', { config: { staff: true } }, async (req, reply) => {
+    const actor = req.actor;
+    if (actor?.kind !== 'staff' || !actor.support) return reply.redirect('/staff/companies', 303);
+    const id = uuid.safeParse((req.params as { id?: string }).id);
+    if (!id.success) throw new NotFoundError();
+    const data = await supportDialogue(deps, actor, id.data, req.ip);
+    return sendPage(reply, <SupportDialoguePage vc={viewContext(req)} data={data} />);
   });
 
   app.post(`${PAGE}/withdraw`, async (req, reply) => {

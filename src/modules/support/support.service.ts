@@ -15,7 +15,10 @@
 import { randomUUID } from 'node:crypto';
 import type { AppDeps } from '../../platform/deps.ts';
 import type { Actor, StaffActor, UserActor } from '../../platform/auth/actor.ts';
-import { withTenant, type Tx } from '../../platform/db/context.ts';
+import { withSupport, withTenant, type Tx } from '../../platform/db/context.ts';
+import { listViewers, recordView, type Viewer } from '../../platform/audit/views.ts';
+import { findDialogue, readAgreements, readAnswers, readDisagreement, readNotes, type AgreementRow, type DialogueRow, type StoredAnswer } from '../dialogues/dialogues.repository.ts';
+import { getVersion } from '../forms/forms.service.ts';
 import { audit, whoFromActor } from '../../platform/audit/audit.ts';
 import { NotFoundError } from '../../platform/errors.ts';
 import { ownAccountContext } from '../../platform/auth/own-account.ts';
@@ -207,7 +210,7 @@ export function supportContext(actor: StaffActor, companyId: string, now: Date) 
  */
 export async function enterCompany(deps: AppDeps, actor: StaffActor, companyId: string, ip: string): Promise<void> {
   const now = deps.clock.now();
-  await withTenant(deps.database, supportContext(actor, companyId, now), async (trx) => {
+  await withSupport(deps.database, supportContext(actor, companyId, now), async (trx) => {
     const consent = await trx
       .selectFrom('support_consents as c')
       .innerJoin('companies as co', 'co.id', 'c.company_id')
@@ -229,8 +232,9 @@ export async function enterCompany(deps: AppDeps, actor: StaffActor, companyId: 
 export async function leaveCompany(deps: AppDeps, actor: StaffActor, ip: string): Promise<void> {
   const now = deps.clock.now();
   const companyId = actor.support?.companyId;
-  await withTenant(deps.database, { staffId: actor.staffId, companyId, now }, async (trx) => {
-    if (companyId) await audit(trx, { companyId, actorStaffId: actor.staffId, ip }, { type: 'support.left' });
+  // Recorded on the platform's chain: the consent may already have ended.
+  await withTenant(deps.database, { staffId: actor.staffId, now }, async (trx) => {
+    if (companyId) await audit(trx, { companyId: null, actorStaffId: actor.staffId, ip }, { type: 'support.left', objectType: 'company', objectId: companyId });
     await trx.updateTable('sessions').set({ company_id: null }).where('id', '=', actor.sessionId).execute();
   });
 }
@@ -246,7 +250,7 @@ export async function supportOverview(deps: AppDeps, actor: StaffActor, ip: stri
   const support = actor.support;
   if (!support) throw new NotFoundError();
   const now = deps.clock.now();
-  return withTenant(deps.database, supportContext(actor, support.companyId, now), async (trx) => {
+  return withSupport(deps.database, supportContext(actor, support.companyId, now), async (trx) => {
     const departments = await trx.selectFrom('departments').select(['id', 'name', 'parent_id']).orderBy('name').execute();
     // The database admits nothing once consent has ended: answer as if the company were gone.
     if (departments.length === 0) throw new NotFoundError();
@@ -284,5 +288,66 @@ export async function supportActivity(deps: AppDeps, actor: Actor | undefined): 
       const data = (typeof r.data === 'string' ? JSON.parse(r.data) : r.data) as Record<string, unknown>;
       return { at: new Date(r.created_at), eventType: r.event_type, page: typeof data.page === 'string' ? data.page : null };
     });
+  });
+}
+
+export type SupportDialogueRow = { id: string; state: string; roundName: string | null; formName: string; employeeName: string; leaderName: string };
+
+/** The company's dialogues for support with consent (read-only; the read is audited). */
+export async function supportDialogues(deps: AppDeps, actor: StaffActor, ip: string): Promise<SupportDialogueRow[]> {
+  const support = actor.support;
+  if (!support) throw new NotFoundError();
+  return withSupport(deps.database, supportContext(actor, support.companyId, deps.clock.now()), async (trx) => {
+    const rows = await trx
+      .selectFrom('dialogues as g')
+      .leftJoin('dialogue_rounds as r', 'r.id', 'g.round_id')
+      .innerJoin('employments as ee', 'ee.id', 'g.employee_employment_id')
+      .innerJoin('users as eu', 'eu.id', 'ee.user_id')
+      .innerJoin('employments as le', 'le.id', 'g.leader_employment_id')
+      .innerJoin('users as lu', 'lu.id', 'le.user_id')
+      .innerJoin('form_versions as fv', 'fv.id', 'g.form_version_id')
+      .innerJoin('forms as f', 'f.id', 'fv.form_id')
+      .select(['g.id', 'g.state', 'r.name as round_name', 'f.name as form_name', 'eu.name as employee_name', 'lu.name as leader_name'])
+      .orderBy('g.created_at', 'desc')
+      .limit(500)
+      .execute();
+    await audit(trx, { companyId: support.companyId, actorStaffId: actor.staffId, ip }, { type: 'support.viewed', data: { page: 'dialogues' } });
+    return rows.map((r) => ({ id: r.id, state: r.state, roundName: r.round_name, formName: r.form_name, employeeName: r.employee_name, leaderName: r.leader_name }));
+  });
+}
+
+export type SupportDialogue = {
+  dialogue: DialogueRow;
+  form: Awaited<ReturnType<typeof getVersion>>;
+  answers: StoredAnswer[];
+  notes: string;
+  agreements: AgreementRow[];
+  disagreement: string | null;
+  viewers: Viewer[];
+};
+
+/**
+ * One dialogue for support with consent, read-only: the read writes its "viewed by" row (shown
+ * to everyone who opens the dialogue, marked as support) and an audit event, in the same
+ * transaction.
+ */
+export async function supportDialogue(deps: AppDeps, actor: StaffActor, id: string, ip: string): Promise<SupportDialogue> {
+  const support = actor.support;
+  if (!support) throw new NotFoundError();
+  const now = deps.clock.now();
+  return withSupport(deps.database, supportContext(actor, support.companyId, now), async (trx) => {
+    const d = await findDialogue(trx, id);
+    if (!d) throw new NotFoundError();
+    await recordView(trx, { companyId: support.companyId, objectType: 'dialogue', objectId: d.id, viewer: { staffId: actor.staffId }, role: 'support', at: now });
+    await audit(trx, { companyId: support.companyId, actorStaffId: actor.staffId, ip }, { type: 'support.viewed', objectType: 'dialogue', objectId: d.id, data: { page: 'dialogue' } });
+    return {
+      dialogue: d,
+      form: await getVersion(trx, d.form_version_id),
+      answers: await readAnswers(trx, d.id),
+      notes: (await readNotes(trx, d.id)).text,
+      agreements: await readAgreements(trx, d.id),
+      disagreement: await readDisagreement(trx, d.id),
+      viewers: await listViewers(trx, 'dialogue', d.id),
+    };
   });
 }

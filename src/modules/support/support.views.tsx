@@ -3,7 +3,8 @@ import { CsrfField, ErrorSummary, Flash, Layout, roleLabel, TextField, type View
 import { formatDateTime, translator } from '../../platform/i18n/i18n.ts';
 import { ReauthFactorFields, reauthFormAttributes } from '../twofactor/passkeys.views.tsx';
 import { supportMessages } from './support.i18n.ts';
-import { DEFAULT_HOURS, type ConsentPage, type SupportActivity, type SupportOverview } from './support.service.ts';
+import { DEFAULT_HOURS, type ConsentPage, type SupportActivity, type SupportDialogue, type SupportDialogueRow, type SupportOverview } from './support.service.ts';
+import { ViewedBy } from '../../platform/html/viewed-by.tsx';
 
 export type ConsentFormValues = { reason: string; hours: string; allowEdit: boolean };
 
@@ -154,6 +155,9 @@ export function SupportOverviewPage(props: { vc: ViewContext; companyName: strin
     <Layout vc={vc} title={t('overviewTitle')}>
       <h1>{t('overviewTitle')}</h1>
       <p>{t('overviewIntro', { company: props.companyName })}</p>
+      <p>
+        <a href="/support/dialogues">{t('dialoguesTitle')}</a>
+      </p>
       <div class="table-wrap">
         <table>
           <thead>
@@ -178,6 +182,137 @@ export function SupportOverviewPage(props: { vc: ViewContext; companyName: strin
           </tbody>
         </table>
       </div>
+    </Layout>
+  );
+}
+
+export function SupportDialoguesPage(props: { vc: ViewContext; rows: SupportDialogueRow[] }) {
+  const { vc } = props;
+  const t = translator(vc.lang, supportMessages);
+  return (
+    <Layout vc={vc} title={t('dialoguesTitle')}>
+      <p>
+        <a href="/support">{t('overviewTitle')}</a>
+      </p>
+      <h1>{t('dialoguesTitle')}</h1>
+      {props.rows.length === 0 ? (
+        <p>{t('noDialogues')}</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">{t('colEmployee')}</th>
+                <th scope="col">{t('colLeader')}</th>
+                <th scope="col">{t('colRound')}</th>
+                <th scope="col">{t('colState')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {props.rows.map((r) => (
+                <tr>
+                  <td>
+                    <a href={`/support/dialogues/${r.id}`}>{r.employeeName}</a>
+                  </td>
+                  <td>{r.leaderName}</td>
+                  <td>{r.roundName ?? r.formName}</td>
+                  <td>{r.state}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Layout>
+  );
+}
+
+function answerText(value: string): string {
+  // Choice answers are stored as JSON arrays; everything else as typed.
+  if (value.startsWith('[')) {
+    try {
+      const parsed: unknown = JSON.parse(value);
+      if (Array.isArray(parsed)) return parsed.map(String).join(', ');
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}
+
+/** One dialogue, read-only, for support with consent: every answer by side, notes, agreements. */
+export function SupportDialoguePage(props: { vc: ViewContext; data: SupportDialogue }) {
+  const { vc, data } = props;
+  const t = translator(vc.lang, supportMessages);
+  const d = data.dialogue;
+  const bySide = (qid: string, side: string) => data.answers.find((a) => a.question_id === qid && a.side === side)?.value;
+  return (
+    <Layout vc={vc} title={`${d.round_name ?? d.form_name} – ${d.employee_name}`}>
+      <p>
+        <a href="/support/dialogues">{t('dialoguesTitle')}</a>
+      </p>
+      <h1>
+        {d.round_name ?? d.form_name} – {d.employee_name}
+      </h1>
+      <ViewedBy vc={vc} viewers={data.viewers} />
+      <p class="notice">{t('readOnlyNote')}</p>
+      <dl class="facts">
+        <dt>{t('colEmployee')}</dt>
+        <dd>{d.employee_name}</dd>
+        <dt>{t('colLeader')}</dt>
+        <dd>{d.leader_name}</dd>
+        <dt>{t('colState')}</dt>
+        <dd>{d.state}</dd>
+      </dl>
+      {data.form.definition.sections.map((s) => (
+        <section class="card">
+          <h2>{s.title}</h2>
+          {s.questions
+            .filter((q) => q.type !== 'agreements')
+            .map((q) => (
+              <div class="answer-block">
+                <h3>{q.text}</h3>
+                <dl>
+                  {(['employee', 'leader', 'shared'] as const).map((side) => {
+                    const v = bySide(q.id, side);
+                    return v === undefined ? null : (
+                      <>
+                        <dt>{t(side === 'employee' ? 'sideEmployee' : side === 'leader' ? 'sideLeader' : 'sideShared')}</dt>
+                        <dd class="prewrap">{answerText(v)}</dd>
+                      </>
+                    );
+                  })}
+                </dl>
+              </div>
+            ))}
+        </section>
+      ))}
+      {data.notes ? (
+        <section class="card">
+          <h2>{t('notes')}</h2>
+          <p class="prewrap">{data.notes}</p>
+        </section>
+      ) : null}
+      <section class="card">
+        <h2>{t('agreements')}</h2>
+        {data.agreements.length === 0 ? (
+          <p>{t('noAgreements')}</p>
+        ) : (
+          <ul>
+            {data.agreements.map((a) => (
+              <li>
+                <strong>{a.title_text}</strong> ({a.status}){a.description_text ? ` – ${a.description_text}` : ''}
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+      {data.disagreement ? (
+        <section class="card">
+          <h2>{t('disagreement')}</h2>
+          <p class="prewrap">{data.disagreement}</p>
+        </section>
+      ) : null}
     </Layout>
   );
 }

@@ -46,6 +46,19 @@ export async function unsafeSystemTransaction<T>(database: Database, fn: (trx: T
 }
 
 /**
+ * Platform support inside a company (M13, M19): the transaction runs as samtale_support, a
+ * read-only role without access to secrets (migrations/013), and the database admits it to the
+ * company only while the company's consent is open (app_company_id(), migrations/012).
+ */
+export async function withSupport<T>(database: Database, ctx: { staffId: string; companyId: string; now: Date }, fn: (trx: Tx) => Promise<T>): Promise<T> {
+  return database.db.transaction().execute(async (trx) => {
+    await sql`set local role samtale_support`.execute(trx);
+    await enterContext(trx, ctx);
+    return fn(trx);
+  });
+}
+
+/**
  * Narrows an open lookup transaction to the identity it just resolved. Used only by the session
  * loader and the login, after a hash or e-mail lookup has found whose context this is.
  */

@@ -444,7 +444,20 @@ export interface SupportConsentsTable {
   first_used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
+// "Viewed by" (migrations/013_support_role_and_views.sql).
+export interface DocumentViewsTable {
+  id: Generated<number>;
+  company_id: string;
+  object_type: 'dialogue' | 'file' | 'export';
+  object_id: string;
+  viewer_user_id: string | null;
+  viewer_staff_id: string | null;
+  viewer_role: 'employee' | 'leader' | 'delegate' | 'admin' | 'support';
+  viewed_at: Timestamp;
+}
+
 export interface DB {
+  document_views: DocumentViewsTable;
   support_consents: SupportConsentsTable;
   mail_outbox: MailOutboxTable;
   scheduled_jobs: ScheduledJobsTable;
