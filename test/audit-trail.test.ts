@@ -33,6 +33,12 @@ describe('M20 the audit trail page', () => {
     expect(res.body).toContain(f.employee.name);
     expect(res.body).not.toContain(other.employee.name);
     expect(res.headers['cache-control']).toBe('no-store');
+    // Who, when, from which address and which browser ("device").
+    const login = await unsafeSystemTransaction(t.deps.database, (trx) =>
+      trx.selectFrom('audit_events').select(['ip', 'user_agent']).where('actor_user_id', '=', f.employee.userId).where('event_type', '=', 'auth.login.succeeded').executeTakeFirstOrThrow(),
+    );
+    expect(login.ip).toMatch(/^127\./);
+    expect(login.user_agent).toBeTruthy();
   });
 
   it('filters by person, by event family, and by date range', async () => {

@@ -68,7 +68,7 @@ export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResu
   if (found.sprayed) {
     await deps.hasher.verify(undefined, input.password);
     await withTenant(deps.database, { lookupEmail: email }, (trx) =>
-      audit(trx, { companyId: null, actorUserId: found.user?.id ?? null, actorStaffId: found.staff?.id ?? null, ip: input.ip }, { type: 'auth.rate_limited', data: { rule: RATE_RULES.loginFailuresPerIp.name } }),
+      audit(trx, { companyId: null, actorUserId: found.user?.id ?? null, actorStaffId: found.staff?.id ?? null, ip: input.ip, userAgent: input.userAgent }, { type: 'auth.rate_limited', data: { rule: RATE_RULES.loginFailuresPerIp.name } }),
     );
     return { ok: false, network: true };
   }
@@ -76,7 +76,7 @@ export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResu
     // Same work and the same answer as a wrong password: the block reveals nothing.
     await deps.hasher.verify(undefined, input.password);
     await withTenant(deps.database, { lookupEmail: email }, (trx) =>
-      audit(trx, { companyId: null, actorUserId: found.user?.id ?? null, actorStaffId: found.staff?.id ?? null, ip: input.ip }, { type: 'auth.login.blocked' }),
+      audit(trx, { companyId: null, actorUserId: found.user?.id ?? null, actorStaffId: found.staff?.id ?? null, ip: input.ip, userAgent: input.userAgent }, { type: 'auth.login.blocked' }),
     );
     return { ok: false };
   }
@@ -116,7 +116,7 @@ export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResu
       await noticeIfNewDevice(trx, { owner: { userId }, subject, source, now });
       await recordSuccess(trx, subject, source, now);
       const session = await createSession(trx, { userId, companyId: employment.company_id }, meta);
-      await audit(trx, { companyId: employment.company_id, actorUserId: userId, ip: input.ip }, { type: 'auth.login.succeeded', objectType: 'session', objectId: session.id });
+      await audit(trx, { companyId: employment.company_id, actorUserId: userId, ip: input.ip, userAgent: input.userAgent }, { type: 'auth.login.succeeded', objectType: 'session', objectId: session.id });
       return { step: 'session', session } as const;
     });
     if (result?.step === 'second_factor') return { ok: 'second_factor', pendingToken: result.pendingToken };
@@ -139,7 +139,7 @@ export async function login(deps: AppDeps, input: LoginInput): Promise<LoginResu
   }
 
   await withTenant(deps.database, { lookupEmail: email }, async (trx) => {
-    const who = { companyId: null, actorUserId: found.user?.id ?? null, actorStaffId: found.staff?.id ?? null, ip: input.ip };
+    const who = { companyId: null, actorUserId: found.user?.id ?? null, actorStaffId: found.staff?.id ?? null, ip: input.ip, userAgent: input.userAgent };
     await audit(trx, who, { type: 'auth.login.failed', data: { known: Boolean(account) } });
     await hitRate(trx, RATE_RULES.loginFailuresPerIp, input.ip, now);
     const started = await recordFailure(trx, subject, source, found.throttle.knownSource, now);

@@ -107,8 +107,8 @@ export async function completeSecondFactor(
     await enterContext(trx, { userId: p.user_id ?? undefined, companyId: p.company_id ?? undefined, staffId: p.staff_id ?? undefined, lookupEmail: p.lookup_email, sessionHash: hash });
     const owner: Owner = p.staff_id ? { staffId: p.staff_id } : { userId: p.user_id ?? '' };
     const who: AuditWho = p.staff_id
-      ? { companyId: null, actorStaffId: p.staff_id, ip: input.ip }
-      : { companyId: p.company_id, actorUserId: p.user_id, ip: input.ip };
+      ? { companyId: null, actorStaffId: p.staff_id, ip: input.ip, userAgent: input.userAgent }
+      : { companyId: p.company_id, actorUserId: p.user_id, ip: input.ip, userAgent: input.userAgent };
     const subject = subjectFor(p.lookup_email);
     const throttle = await checkThrottle(trx, subject, p.source, now);
     if (throttle.blocked) {

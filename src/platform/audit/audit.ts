@@ -93,8 +93,8 @@ export type AuditWho = {
 
 export function whoFromActor(actor: Actor, ip: string | null): AuditWho {
   return actor.kind === 'user'
-    ? { companyId: actor.companyId, actorUserId: actor.userId, ip }
-    : { companyId: null, actorStaffId: actor.staffId, ip };
+    ? { companyId: actor.companyId, actorUserId: actor.userId, ip, userAgent: actor.userAgent }
+    : { companyId: null, actorStaffId: actor.staffId, ip, userAgent: actor.userAgent };
 }
 
 export async function audit(trx: Tx, who: AuditWho, event: AuditInput, at?: Date): Promise<void> {

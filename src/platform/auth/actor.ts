@@ -15,6 +15,8 @@ export type UserActor = {
   /** Holds manage_organisation_department somewhere (for the menu; policies check the object). */
   managesDepartment: boolean;
   lang: Lang;
+  /** The browser the session was opened in (the audit trail's "device"). */
+  userAgent?: string | null | undefined;
 };
 
 export type StaffActor = {
@@ -25,6 +27,7 @@ export type StaffActor = {
   email: string;
   role: StaffRole;
   lang: Lang;
+  userAgent?: string | null | undefined;
   /** Inside a company as support, while its consent is open (M13). */
   support?: { companyId: string; companyName: string; allowEdit: boolean; until: Date } | undefined;
   /** The session was inside a company whose consent has since ended (shown once). */

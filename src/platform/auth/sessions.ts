@@ -66,7 +66,7 @@ export async function loadSession(
         .where('disabled_at', 'is', null)
         .executeTakeFirst();
       if (staff) {
-        actor = { kind: 'staff', sessionId: s.id, staffId: staff.id, name: staff.name, email: staff.email, role: staff.role, lang: isLang(staff.language) ? staff.language : 'en' };
+        actor = { kind: 'staff', sessionId: s.id, staffId: staff.id, name: staff.name, email: staff.email, role: staff.role, lang: isLang(staff.language) ? staff.language : 'en', userAgent: s.user_agent };
         if (s.company_id) {
           // Support inside a company: only while the company's consent is open (M13).
           const consent = await trx
@@ -120,6 +120,7 @@ export async function loadSession(
           name: row.name,
           email: row.email,
           lang: isLang(row.language) ? row.language : 'da',
+          userAgent: s.user_agent,
         };
       }
     }
