@@ -16,6 +16,8 @@ import { registerAccount } from './modules/account/account.routes.tsx';
 import { registerTwoFactor } from './modules/twofactor/twofactor.routes.tsx';
 import { registerCompanySettings } from './modules/companysettings/companysettings.routes.tsx';
 import { registerRecovery } from './modules/recovery/recovery.routes.tsx';
+import { registerFiles } from './modules/files/files.routes.tsx';
+import { registerApi } from './modules/api/api.routes.ts';
 import { registerAuditTrail } from './modules/audittrail/audittrail.routes.tsx';
 import { registerSupport } from './modules/support/support.routes.tsx';
 
@@ -32,6 +34,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerTwoFactor(app, deps);
   registerCompanySettings(app, deps);
   registerRecovery(app, deps);
+  registerFiles(app, deps);
+  registerApi(app, deps);
   registerAuditTrail(app, deps);
   registerSupport(app, deps);
   return app;

@@ -58,7 +58,35 @@ const schema = z.object({
   MAIL_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(10),
   // How often this node looks for due jobs (mail delivery, cleanups).
   JOB_TICK_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
+  // The secure uploader (issue 7). Limits are shown in the UI.
+  UPLOAD_MAX_FILE_MB: z.coerce.number().int().min(1).max(1024).default(25),
+  UPLOAD_MAX_COMPANY_MB: z.coerce.number().int().min(1).default(5120),
+  UPLOAD_MAX_FILES_PER_REQUEST: z.coerce.number().int().min(1).max(100).default(10),
+  // Office files are zip containers: refused when their directory lists more entries or more
+  // uncompressed bytes than this (zip bombs), before anything is unpacked.
+  UPLOAD_ZIP_MAX_ENTRIES: z.coerce.number().int().min(10).max(100000).default(2000),
+  UPLOAD_ZIP_MAX_UNCOMPRESSED_MB: z.coerce.number().int().min(1).max(10240).default(250),
+  // ClamAV (P5): clamd's unix socket, or its host and port. Neither set: no scanner, and every
+  // upload waits for a scan (never treated as clean).
+  CLAMD_SOCKET: z.string().min(1).optional(),
+  CLAMD_HOST: z.string().min(1).optional(),
+  CLAMD_PORT: z.coerce.number().int().min(1).max(65535).default(3310),
+  CLAMD_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(60),
+  // The integration API (/v3, issue 10). API_ENABLED=false answers every /v3/core request with 503 (P7).
+  API_ENABLED: bool.default(true),
+  // Requests per minute per API token (429 above it).
+  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100000).default(600),
+  // 32 random bytes, base64: encrypts the stored API tokens (needed to verify HS256 signatures).
+  // Without it, API tokens cannot be created and every /v3 request is refused (401).
+  API_TOKEN_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 random bytes in base64 (openssl rand -base64 32)')
+    .optional(),
 });
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
 
 export function parseCidr(cidr: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
   const [address, bits] = cidr.split('/');
@@ -97,6 +125,19 @@ export type Config = {
     maxAttempts: number;
   };
   jobs: { tickSeconds: number };
+  uploads: {
+    maxFileBytes: number;
+    maxCompanyBytes: number;
+    maxFilesPerRequest: number;
+    zipMaxEntries: number;
+    zipMaxUncompressedBytes: number;
+  };
+  /** 'none' when neither CLAMD_SOCKET nor CLAMD_HOST is set: uploads wait for a scan. */
+  scanner:
+    | { kind: 'none' }
+    | { kind: 'clamd'; socket: string; timeoutMs: number }
+    | { kind: 'clamd'; host: string; port: number; timeoutMs: number };
+  api: { enabled: boolean; tokenKey: Buffer | undefined; ratePerMinute: number };
 };
 
 export class ConfigError extends Error {}
@@ -126,6 +167,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (c.NODE_ENV === 'production' && !c.SMTP_URL) {
     // Invitations, resets and lockout notices must reach people; files on the server would not.
     throw new ConfigError('Invalid configuration:\n  production needs SMTP_URL (invitations, password resets and security notices go by e-mail)');
+  }
+  if (c.CLAMD_SOCKET && c.CLAMD_HOST) {
+    throw new ConfigError('Invalid configuration:\n  set CLAMD_SOCKET or CLAMD_HOST, not both');
+  }
+  if (c.NODE_ENV === 'production' && c.CLAMD_HOST && !isLoopbackHost(c.CLAMD_HOST)) {
+    // P3: clamd's protocol has no encryption; files with personal data must not cross a network
+    // in clear. Run clamd on the app node (or reach it through a local TLS tunnel's port).
+    throw new ConfigError('Invalid configuration:\n  CLAMD_HOST must be the local machine (127.0.0.1, ::1 or localhost); use CLAMD_SOCKET or a local TLS tunnel to reach a remote clamd');
   }
   if (c.NODE_ENV === 'production' && c.DEMO_SEED) {
     throw new ConfigError('Invalid configuration:\n  DEMO_SEED is not allowed in production');
@@ -157,5 +206,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxAttempts: c.MAIL_MAX_ATTEMPTS,
     },
     jobs: { tickSeconds: c.JOB_TICK_SECONDS },
+    uploads: {
+      maxFileBytes: c.UPLOAD_MAX_FILE_MB * 1024 * 1024,
+      maxCompanyBytes: c.UPLOAD_MAX_COMPANY_MB * 1024 * 1024,
+      maxFilesPerRequest: c.UPLOAD_MAX_FILES_PER_REQUEST,
+      zipMaxEntries: c.UPLOAD_ZIP_MAX_ENTRIES,
+      zipMaxUncompressedBytes: c.UPLOAD_ZIP_MAX_UNCOMPRESSED_MB * 1024 * 1024,
+    },
+    scanner: c.CLAMD_SOCKET
+      ? { kind: 'clamd', socket: c.CLAMD_SOCKET, timeoutMs: c.CLAMD_TIMEOUT_SECONDS * 1000 }
+      : c.CLAMD_HOST
+        ? { kind: 'clamd', host: c.CLAMD_HOST, port: c.CLAMD_PORT, timeoutMs: c.CLAMD_TIMEOUT_SECONDS * 1000 }
+        : { kind: 'none' },
+    api: { enabled: c.API_ENABLED, ratePerMinute: c.API_RATE_LIMIT_PER_MINUTE, tokenKey: c.API_TOKEN_KEY ? Buffer.from(c.API_TOKEN_KEY, 'base64') : undefined },
   };
 }

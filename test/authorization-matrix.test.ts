@@ -8,10 +8,12 @@
  *        company A; the admin of company B is denied all of them (on routes without ids, B's
  *        admin acts in B and must see nothing of A).
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { createCompany, createDialogue, createStaff, type CompanyFixture, type DialogueFixture } from './helpers/factories.ts';
 import { Agent, loggedIn } from './helpers/agent.ts';
+import { createAvailableFile } from './helpers/files.ts';
 import { unsafeSystemTransaction } from '../src/platform/db/context.ts';
 
 type ActorName = 'anonymous' | 'employee' | 'leader' | 'delegate' | 'admin' | 'otherAdmin' | 'staff';
@@ -32,6 +34,7 @@ const MATRIX: Record<string, Row> = {
   'GET /healthz': { allow: 'public' },
   'GET /readyz': { allow: 'public' },
   'GET /assets/:file': { allow: 'public' },
+  'GET /v3/openapi.json': { allow: 'public' },
   'GET /dashboard': { allow: USERS },
   'POST /switch-company': { allow: USERS },
   'GET /staff/companies': { allow: ['staff'] },
@@ -74,6 +77,10 @@ const MATRIX: Record<string, Row> = {
   'POST /org/delegations': { allow: ['admin'] },
   'GET /org/settings/security': { allow: ['admin'] },
   'POST /org/settings/security': { allow: ['admin'] },
+  'GET /org/settings/api': { allow: ['admin'] },
+  'POST /org/settings/api/tokens': { allow: ['admin'] },
+  'POST /org/settings/api/tokens/:id/revoke': { allow: ['admin'] },
+  'POST /org/settings/api/settings': { allow: ['admin'] },
   'POST /org/delegations/:id/delete': { allow: ['admin'] },
   'POST /org/employees/:id/invite': { allow: ORG },
   // Links sent by e-mail: the token is the authority (an unknown one gets "the link does not work", 410).
@@ -124,13 +131,30 @@ const MATRIX: Record<string, Row> = {
   'GET /rounds/:id': { allow: ['admin'] },
   'POST /sickness-reports': { allow: ['leader', 'admin'] },
   'GET /rounds/:id/statistics': { allow: ['admin'] },
+  // The secure inbox (issue 7): anyone in the company sends; only company admins download.
+  'GET /inbox': { allow: USERS },
+  'POST /inbox': { allow: USERS },
+  'GET /inbox/files/:id/download': { allow: ['admin'] },
 };
 
 /** The dialogue made for a fixture company (routes under /dialogues, /rounds, /agreements). */
 const dialogueOf = new Map<string, DialogueFixture>();
+/** A clean file in a fixture company's inbox (GET /inbox/files/:id/download). */
+const inboxFileOf = new Map<string, string>();
 
-function fillParams(url: string, f: CompanyFixture & { otherSessionId?: string }): string {
+/**
+ * The integration API (/v3/...) is authenticated by a signed API token, not by a session, so the
+ * session actors of this matrix do not apply to it: its routes are left out here on purpose, and
+ * test/api-auth.test.ts and test/api.test.ts prove their authorization (M8: a token reaches only
+ * its own company; every refusal is 401 JSON). Only the public description /v3/openapi.json stays.
+ */
+function isTokenApi(url: string): boolean {
+  return url.startsWith('/v3/') && url !== '/v3/openapi.json';
+}
+
+function fillParams(url: string, f: CompanyFixture & { otherSessionId?: string; apiTokenId?: string }): string {
   return url.replace(/:(\w+)/g, (_whole, _name: string) => {
+    if (url.startsWith('/org/settings/api/tokens/')) return f.apiTokenId ?? 'missing';
     if (url.startsWith('/assets/')) return 'app.css';
     if (url.includes('/:token')) return 'A'.repeat(43);
     // Someone else's session: nobody may end it, so everyone gets 404.
@@ -139,12 +163,13 @@ function fillParams(url: string, f: CompanyFixture & { otherSessionId?: string }
     if (url.includes('/teams/')) return f.otherTeamId;
     if (url.startsWith('/staff/companies/')) return f.companyId;
     if (url.startsWith('/support/dialogues/')) return '00000000-0000-4000-8000-000000000000';
+    if (url.includes('/employees/')) return f.member.employmentId;
+    if (url.includes('/delegations/')) return f.delegationId;
     const d = dialogueOf.get(f.companyId);
     if (d && url.startsWith('/dialogues/')) return d.dialogueId;
     if (d && url.startsWith('/rounds/')) return d.roundId;
     if (d && url.startsWith('/agreements/')) return d.agreementId;
-    if (url.includes('/employees/')) return f.member.employmentId;
-    if (url.includes('/delegations/')) return f.delegationId;
+    if (url.startsWith('/inbox/files/')) return inboxFileOf.get(f.companyId) ?? 'missing';
     throw new Error(`no id for ${url}`);
   });
 }
@@ -162,14 +187,14 @@ afterAll(async () => t?.close());
 
 describe('M8 authorization matrix', () => {
   it('has a row for every route, and no row for a route that does not exist', () => {
-    const routes = t.app.samtaleRoutes.map((r) => `${r.method} ${r.url}`);
+    const routes = t.app.samtaleRoutes.filter((r) => !isTokenApi(r.url)).map((r) => `${r.method} ${r.url}`);
     const missing = routes.filter((r) => !(r in MATRIX));
     expect(missing).toEqual([]);
     expect(Object.keys(MATRIX).filter((k) => !routes.includes(k))).toEqual([]);
   });
 
   it('public routes are public and no other route is', () => {
-    for (const r of t.app.samtaleRoutes) {
+    for (const r of t.app.samtaleRoutes.filter((x) => !isTokenApi(x.url))) {
       expect({ route: `${r.method} ${r.url}`, public: r.public }).toEqual({ route: `${r.method} ${r.url}`, public: MATRIX[`${r.method} ${r.url}`]?.allow === 'public' });
     }
   });
@@ -220,7 +245,15 @@ async function fixtureFor(url: string): Promise<CompanyFixture & { otherSessionI
     const s = await unsafeSystemTransaction(t.deps.database, (trx) => trx.selectFrom('sessions').select('id').where('user_id', '=', f.colleague.userId).executeTakeFirstOrThrow());
     f.otherSessionId = s.id;
   }
+  if (url.startsWith('/org/settings/api/tokens/:')) {
+    const id = randomUUID();
+    await unsafeSystemTransaction(t.deps.database, (trx) =>
+      trx.insertInto('api_tokens').values({ id, company_id: f.companyId, name: 'HR', token_hash: id.replace(/-/g, '').padEnd(64, '0'), secret_box: 'v1.x.y.z' }).execute(),
+    );
+    (f as { apiTokenId?: string }).apiTokenId = id;
+  }
   if (/^\/(dialogues|rounds|agreements)\/:/.test(url)) dialogueOf.set(f.companyId, await createDialogue(t.deps, f));
+  if (url.startsWith('/inbox/files/')) inboxFileOf.set(f.companyId, await createAvailableFile(t.deps, f));
   return f;
 }
 

@@ -73,8 +73,27 @@ export async function listActiveTeamMembers(trx: Tx) {
     .execute();
 }
 
-export async function insertSicknessReport(trx: Tx, row: { id: string; company_id: string; employee_employment_id: string; from_date: string; to_date: string | null; reported_by: string; dialogue_id: string | null }) {
+export async function insertSicknessReport(
+  trx: Tx,
+  row: { id: string; company_id: string; employee_employment_id: string; from_date: string; to_date: string | null; reported_by: string | null; reported_by_api_token?: string | null; dialogue_id: string | null },
+) {
   await trx.insertInto('sickness_reports').values(row).execute();
+}
+
+/** The employee's sickness periods that overlap [from, to] (an open end reaches to infinity). */
+export async function findOverlappingSickness(trx: Tx, employmentId: string, from: string, to: string | null) {
+  return trx
+    .selectFrom('sickness_reports')
+    .select(['id', 'from_date', 'to_date', 'dialogue_id'])
+    .where('employee_employment_id', '=', employmentId)
+    .where('from_date', '<=', to ?? '9999-12-31')
+    .where((eb) => eb.or([eb('to_date', 'is', null), eb('to_date', '>=', from)]))
+    .forUpdate()
+    .execute();
+}
+
+export async function updateSicknessReport(trx: Tx, id: string, set: { from_date: string; to_date: string | null; dialogue_id: string | null; updated_at: Date }) {
+  await trx.updateTable('sickness_reports').set(set).where('id', '=', id).execute();
 }
 
 // ---------------------------------------------------------------- rounds
@@ -241,7 +260,7 @@ export async function updateDialogue(
   await trx.updateTable('dialogues').set(set).where('id', '=', id).execute();
 }
 
-export async function insertTransition(trx: Tx, row: { id: string; company_id: string; dialogue_id: string; from_state: DialogueState | null; to_state: DialogueState; actor_employment_id: string; created_at: Date }) {
+export async function insertTransition(trx: Tx, row: { id: string; company_id: string; dialogue_id: string; from_state: DialogueState | null; to_state: DialogueState; actor_employment_id: string | null; created_at: Date }) {
   await trx.insertInto('dialogue_transitions').values(row).execute();
 }
 

@@ -16,7 +16,7 @@ import type { AppDeps } from '../../platform/deps.ts';
 import type { UserActor } from '../../platform/auth/actor.ts';
 import { withTenant, type Tx } from '../../platform/db/context.ts';
 import type { AgreementStatus, AnswerSide, DialogueState } from '../../platform/db/schema.ts';
-import { audit, whoFromActor, type AuditInput } from '../../platform/audit/audit.ts';
+import { audit, whoFromActor, type AuditInput, type AuditWho } from '../../platform/audit/audit.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors.ts';
 import { checkThrottle, recordFailure, subjectFor } from '../../platform/auth/throttle.ts';
 import { afterBlocksStarted } from '../../platform/auth/login-notices.ts';
@@ -368,18 +368,71 @@ export async function reportSickness(ctx: DialogueCtx, input: SicknessInput): Pr
     }
     if (target.leader === null || target.leader === target.id) throw new DialogueValidationError('errNoLeader', { employment_id: 'errNoLeader' });
     const now = ctx.deps.clock.now();
-    let dialogueId: string | null = null;
-    if (sicknessTaskNeeded(input.from, input.to, today(now))) {
-      const versionId = await forms.ensureBuiltinVersion(trx, who(ctx), 'sickness-da', now);
-      dialogueId = randomUUID();
-      await repo.insertDialogue(trx, { id: dialogueId, company_id: ctx.actor.companyId, round_id: null, form_version_id: versionId, employee_employment_id: target.id, leader_employment_id: target.leader, team_id: target.team_id });
-      await repo.insertTransition(trx, { id: randomUUID(), company_id: ctx.actor.companyId, dialogue_id: dialogueId, from_state: null, to_state: 'invited', actor_employment_id: ctx.actor.employmentId, created_at: now });
-    }
+    const dialogueId = sicknessTaskNeeded(input.from, input.to, today(now))
+      ? await createSicknessTask(trx, { companyId: ctx.actor.companyId, who: who(ctx), target: { id: target.id, leader: target.leader, teamId: target.team_id }, actorEmploymentId: ctx.actor.employmentId, now })
+      : null;
     const reportId = randomUUID();
     await repo.insertSicknessReport(trx, { id: reportId, company_id: ctx.actor.companyId, employee_employment_id: target.id, from_date: input.from, to_date: input.to, reported_by: ctx.actor.employmentId, dialogue_id: dialogueId });
     await record(trx, ctx, { type: 'dialogues.sickness.reported', objectType: 'sickness_report', objectId: reportId, data: { employmentId: target.id, task: dialogueId !== null, dialogueId } });
     return { task: dialogueId !== null, dialogueId };
   });
+}
+
+/** The responsible leader's task: a sickness-absence dialogue with the built-in form. */
+async function createSicknessTask(
+  trx: Tx,
+  input: { companyId: string; who: AuditWho & { companyId: string }; target: { id: string; leader: string; teamId: string }; actorEmploymentId: string | null; now: Date },
+): Promise<string> {
+  const versionId = await forms.ensureBuiltinVersion(trx, input.who, 'sickness-da', input.now);
+  const dialogueId = randomUUID();
+  await repo.insertDialogue(trx, { id: dialogueId, company_id: input.companyId, round_id: null, form_version_id: versionId, employee_employment_id: input.target.id, leader_employment_id: input.target.leader, team_id: input.target.teamId });
+  await repo.insertTransition(trx, { id: randomUUID(), company_id: input.companyId, dialogue_id: dialogueId, from_state: null, to_state: 'invited', actor_employment_id: input.actorEmploymentId, created_at: input.now });
+  return dialogueId;
+}
+
+export class SicknessOverlapError extends Error {}
+
+/**
+ * A sickness period reported by the integration API (/v3/siab/dialogs), inside the caller's
+ * company transaction. A period that overlaps none of the employee's periods is new; one that
+ * overlaps exactly one replaces its dates (for example the employee is reported fit: the same
+ * start and an end date); one that overlaps two or more is refused (SicknessOverlapError). A task
+ * (a sickness-absence dialogue for the responsible leader) is made when the period still matters
+ * and none exists yet. The dates are health data: never in the audit trail.
+ */
+export async function recordSicknessFromApi(
+  trx: Tx,
+  input: {
+    companyId: string;
+    employmentId: string;
+    from: string;
+    to: string | null;
+    apiTokenId: string;
+    who: AuditWho & { companyId: string };
+    now: Date;
+    /** Added to the audit data (e.g. which API token). */
+    auditData?: Record<string, string | number | boolean | null>;
+  },
+): Promise<{ outcome: 'created' | 'updated'; reportId: string; dialogueId: string | null }> {
+  const target = (await repo.listActiveTeamMembers(trx)).find((m) => m.id === input.employmentId);
+  if (!target || target.team_id === null) throw new DialogueValidationError('errInvalidChoice', { employment_id: 'errInvalidChoice' });
+  if (target.leader === null || target.leader === target.id) throw new DialogueValidationError('errNoLeader', { employment_id: 'errNoLeader' });
+  const overlapping = await repo.findOverlappingSickness(trx, target.id, input.from, input.to);
+  if (overlapping.length > 1) throw new SicknessOverlapError();
+  const existing = overlapping[0];
+  const needed = sicknessTaskNeeded(input.from, input.to, today(input.now));
+  const taskTarget = { id: target.id, leader: target.leader, teamId: target.team_id };
+  if (existing) {
+    const dialogueId = existing.dialogue_id ?? (needed ? await createSicknessTask(trx, { companyId: input.companyId, who: input.who, target: taskTarget, actorEmploymentId: null, now: input.now }) : null);
+    await repo.updateSicknessReport(trx, existing.id, { from_date: input.from, to_date: input.to, dialogue_id: dialogueId, updated_at: input.now });
+    await audit(trx, input.who, { type: 'dialogues.sickness.updated', objectType: 'sickness_report', objectId: existing.id, data: { ...input.auditData, employmentId: target.id, task: dialogueId !== null, dialogueId } }, input.now);
+    return { outcome: 'updated', reportId: existing.id, dialogueId };
+  }
+  const dialogueId = needed ? await createSicknessTask(trx, { companyId: input.companyId, who: input.who, target: taskTarget, actorEmploymentId: null, now: input.now }) : null;
+  const reportId = randomUUID();
+  await repo.insertSicknessReport(trx, { id: reportId, company_id: input.companyId, employee_employment_id: target.id, from_date: input.from, to_date: input.to, reported_by: null, reported_by_api_token: input.apiTokenId, dialogue_id: dialogueId });
+  await audit(trx, input.who, { type: 'dialogues.sickness.reported', objectType: 'sickness_report', objectId: reportId, data: { ...input.auditData, employmentId: target.id, task: dialogueId !== null, dialogueId } }, input.now);
+  return { outcome: 'created', reportId, dialogueId };
 }
 
 // ---------------------------------------------------------------- one dialogue

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import type { AppDeps } from '../../platform/deps.ts';
 import { mailHealth, type MailHealth } from '../../platform/mail/delivery.ts';
+import { scannerHealth, type ScannerHealth } from '../../platform/scanner/clamd.ts';
 
 /** Liveness and readiness for load balancers and monitoring (P4). No personal data. */
 export function registerHealth(app: FastifyInstance, deps: AppDeps) {
@@ -27,9 +28,17 @@ export function registerHealth(app: FastifyInstance, deps: AppDeps) {
     } catch {
       mail = { status: 'unknown' };
     }
+    // The virus scanner never decides readiness either: uploads wait for a scan while it is away
+    // (fail closed). Operators alert on scanner.status other than 'ok' (P5).
+    let scanner: ScannerHealth | { status: 'unknown' };
+    try {
+      scanner = await scannerHealth(deps.config);
+    } catch {
+      scanner = { status: 'unknown' };
+    }
     return reply
       .code(ready ? 200 : 503)
       .header('cache-control', 'no-store')
-      .send({ status: ready ? 'ready' : 'not_ready', checks: { database, mail } });
+      .send({ status: ready ? 'ready' : 'not_ready', checks: { database, mail, scanner } });
   });
 }

@@ -311,3 +311,14 @@ export async function insertDelegation(trx: Tx, row: { id: string; company_id: s
 export async function deleteDelegation(trx: Tx, id: string) {
   await trx.deleteFrom('delegations').where('id', '=', id).execute();
 }
+
+// ---------------------------------------------------------------- integration API
+
+/**
+ * Whether the company's HR system manages this object through the integration API (it has the
+ * customer's id in api_external_ids): its synced fields are then read-only in the UI (issue 10).
+ */
+export async function isApiManaged(trx: Tx, resource: 'department' | 'team' | 'employee' | 'delegation', id: string): Promise<boolean> {
+  const row = await trx.selectFrom('api_external_ids').select('internal_id').where('resource', '=', resource).where('internal_id', '=', id).executeTakeFirst();
+  return row !== undefined;
+}

@@ -81,6 +81,11 @@ async function loadScope(trx: Tx, actor: UserActor): Promise<OrgScope> {
   return { kind: 'delegate', departmentIds };
 }
 
+/** Issue 10: what the company's HR system manages through the API is read-only here. */
+async function refuseIfApiManaged(trx: Tx, resource: 'department' | 'team' | 'employee' | 'delegation', id: string): Promise<void> {
+  if (await repo.isApiManaged(trx, resource, id)) throw new OrgConflictError('errManagedByApi');
+}
+
 const rootsOf = (scope: OrgScope) => (scope.kind === 'admin' ? null : scope.departmentIds);
 
 function record(trx: Tx, ctx: OrgCtx, event: AuditInput) {
@@ -149,7 +154,9 @@ export async function getDepartmentPage(ctx: OrgCtx, id: string) {
     const employmentOptions = can.delegations ? await repo.listActiveEmploymentOptions(trx) : [];
     const teams = (await repo.listTeams(trx, rootsOf(scope))).filter((t) => t.department_id === d.id);
     const children = all.filter((x) => x.parent_id === d.id);
-    return { department: d, self, isRoot, can, parentOptions, ownerOptions, delegations, employmentOptions, teams, children };
+    const managedByApi = await repo.isApiManaged(trx, 'department', d.id);
+    if (managedByApi) Object.assign(can, { rename: false, move: false, owner: false, delete: false });
+    return { department: d, self, isRoot, can, parentOptions, ownerOptions, delegations, employmentOptions, teams, children, managedByApi };
   });
 }
 export type DepartmentPageData = Awaited<ReturnType<typeof getDepartmentPage>>;
@@ -183,6 +190,7 @@ export async function updateDepartment(ctx: OrgCtx, id: string, input: Departmen
       set.owner_employment_id = input.ownerEmploymentId;
     }
     if (Object.keys(set).length === 0) return;
+    await refuseIfApiManaged(trx, 'department', d.id);
     await repo.updateDepartment(trx, d.id, set);
     await record(trx, ctx, {
       type: 'org.department.updated',
@@ -201,6 +209,7 @@ export async function deleteDepartment(ctx: OrgCtx, id: string): Promise<void> {
       const d = await repo.findDepartment(trx, id);
       notFoundUnless(d !== undefined && reachesDepartment(scope, d.ancestors ?? []));
       if (d.parent_id === null) throw new OrgConflictError('errRootCannotDelete');
+      await refuseIfApiManaged(trx, 'department', d.id);
       forbiddenUnless(mayMoveOrDeleteDepartment(scope, d.ancestors ?? [], false));
       const c = await repo.countDepartmentContents(trx, d.id);
       if (Number(c.departments) > 0 || Number(c.teams) > 0 || Number(c.employments) > 0) throw new OrgConflictError('errDepartmentNotEmpty');
@@ -239,7 +248,8 @@ export async function getTeamPage(ctx: OrgCtx, id: string) {
     const delegations = await repo.listDelegationsOn(trx, { teamId: team.id });
     const employmentOptions = can.delegations ? await repo.listActiveEmploymentOptions(trx) : [];
     const members = (await repo.listEmployees(trx, { roots: null })).filter((e) => e.team_id === team.id);
-    return { team, self, can, departmentOptions, ownerOptions, delegations, employmentOptions, members };
+    const managedByApi = await repo.isApiManaged(trx, 'team', team.id);
+    return { team, self, can, departmentOptions, ownerOptions, delegations, employmentOptions, members, managedByApi };
   });
 }
 export type TeamPageData = Awaited<ReturnType<typeof getTeamPage>>;
@@ -265,6 +275,7 @@ export async function updateTeam(ctx: OrgCtx, id: string, input: TeamUpdate): Pr
       set.owner_employment_id = input.ownerEmploymentId;
     }
     if (Object.keys(set).length === 0) return;
+    await refuseIfApiManaged(trx, 'team', team.id);
     await repo.updateTeam(trx, team.id, set);
     await record(trx, ctx, {
       type: 'org.team.updated',
@@ -282,6 +293,7 @@ export async function deleteTeam(ctx: OrgCtx, id: string): Promise<void> {
       const scope = await loadScope(trx, ctx.actor);
       const team = await repo.findTeam(trx, id);
       notFoundUnless(team !== undefined && reachesTeam(scope, team.ancestors ?? []));
+      await refuseIfApiManaged(trx, 'team', team.id);
       // Fired people still inside their rehire window keep their team; they block the delete too.
       if ((await repo.countTeamEmployments(trx, team.id)) > 0) throw new OrgConflictError('errTeamNotEmpty');
       await repo.deleteTeam(trx, team.id);
@@ -438,14 +450,16 @@ export async function getEmployeePage(ctx: OrgCtx, id: string) {
     // A user who has not chosen a password yet is still waiting for (or has lost) the invitation.
     const login = await trx.selectFrom('users').select('password_hash').where('id', '=', employee.user_id).executeTakeFirst();
     const invitationPending = login !== undefined && login.password_hash === null && employee.fired_at === null;
+    const managedByApi = await repo.isApiManaged(trx, 'employee', employee.id);
     const can = {
-      fire: !isSelf && employee.fired_at === null,
-      rehire: mayRehire(employee.fired_at, now),
+      edit: !managedByApi,
+      fire: !isSelf && !managedByApi && employee.fired_at === null,
+      rehire: !managedByApi && mayRehire(employee.fired_at, now),
       changeRole: !isSelf,
       unlock: scope.kind === 'admin' && !isSelf,
       invite: invitationPending,
     };
-    return { employee, options, can, isSelf };
+    return { employee, options, can, isSelf, managedByApi };
   });
 }
 export type EmployeePageData = Awaited<ReturnType<typeof getEmployeePage>>;
@@ -464,6 +478,7 @@ export async function updateEmployee(ctx: OrgCtx, id: string, input: EmployeeFie
     if (input.teamId !== e.team_id) set.team_id = input.teamId;
     if (input.departmentId !== e.department_id) set.department_id = input.departmentId;
     if (Object.keys(set).length === 0) return;
+    await refuseIfApiManaged(trx, 'employee', e.id);
     await repo.updateEmployment(trx, e.id, set);
     const data: Record<string, string | null> = {};
     for (const [k, v] of Object.entries(set)) data[k] = v;
@@ -478,6 +493,7 @@ export async function fireEmployee(ctx: OrgCtx, id: string): Promise<void> {
     const e = await reachableEmployee(trx, ctx, scope, id);
     if (e.id === ctx.actor.employmentId) throw new OrgConflictError('errCannotFireSelf');
     if (e.fired_at !== null) throw new OrgConflictError('errAlreadyLeft');
+    await refuseIfApiManaged(trx, 'employee', e.id);
     const now = ctx.deps.clock.now();
     await repo.updateEmployment(trx, e.id, { fired_at: now, fired_by: ctx.actor.employmentId });
     const ended = await repo.deleteSessionsOfUserInCompany(trx, ctx.actor.companyId, e.user_id);
@@ -490,6 +506,7 @@ export async function rehireEmployee(ctx: OrgCtx, id: string): Promise<void> {
     const scope = await loadScope(trx, ctx.actor);
     const e = await reachableEmployee(trx, ctx, scope, id);
     if (e.fired_at === null) throw new OrgConflictError('errNotLeft');
+    await refuseIfApiManaged(trx, 'employee', e.id);
     if (!mayRehire(e.fired_at, ctx.deps.clock.now())) throw new OrgConflictError('errRehireWindowPassed');
     await repo.updateEmployment(trx, e.id, { fired_at: null, fired_by: null });
     await record(trx, ctx, { type: 'org.employee.rehired', objectType: 'employment', objectId: e.id, data: { userId: e.user_id } });
@@ -570,6 +587,7 @@ export async function revokeDelegation(ctx: OrgCtx, id: string): Promise<string>
     notFoundUnless(mayManageDelegations(scope));
     const d = await repo.findDelegation(trx, id);
     notFoundUnless(d !== undefined);
+    await refuseIfApiManaged(trx, 'delegation', d.id);
     await repo.deleteDelegation(trx, d.id);
     await record(trx, ctx, {
       type: 'org.delegation.revoked',

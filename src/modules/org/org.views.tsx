@@ -84,6 +84,11 @@ export function OrgPage(props: { vc: ViewContext; departments: DepartmentRow[]; 
       <h1>{t('orgTitle')}</h1>
       <Flash message={props.flash} />
       <ErrorSummary lang={lang} errors={errors} />
+      {vc.actor?.kind === 'user' && vc.actor.role === 'company_admin' ? (
+        <p>
+          <a href="/org/settings/api">{t('apiSettingsLink')}</a>
+        </p>
+      ) : null}
       <section class="card" aria-labelledby="tree-h">
         <h2 id="tree-h">{t('treeHeading')}</h2>
         <p class="hint">{t('treeIntro')}</p>
@@ -235,11 +240,17 @@ export function DepartmentPage(props: { vc: ViewContext; data: DepartmentPageDat
   const title = t('departmentTitle', { name: d.name });
   return (
     <DetailFrame vc={vc} title={title} flash={props.flash} errors={errors}>
-      {data.isRoot ? <p class="notice">{t('rootNote')}</p> : !data.can.move ? <p class="notice">{t('delegatedNote')}</p> : null}
+      {data.managedByApi ? (
+        <p class="notice">{t('managedByApiNote')}</p>
+      ) : data.isRoot ? (
+        <p class="notice">{t('rootNote')}</p>
+      ) : !data.can.move ? (
+        <p class="notice">{t('delegatedNote')}</p>
+      ) : null}
       <div class="grid">
         <section class="card" aria-labelledby="edit-h">
           <h2 id="edit-h">{t('editHeading')}</h2>
-          <form method="post" action={`/org/departments/${d.id}`} class="stack">
+          <form method="post" action={`/org/departments/${d.id}`} class="stack" hidden={data.managedByApi}>
             <CsrfField vc={vc} />
             <TextField name="name" label={t('nameLabel')} value={val(edit, 'name', d.name)} error={err(edit, 'name')} required maxLength={200} />
             {data.can.move ? (
@@ -335,10 +346,11 @@ export function TeamPage(props: { vc: ViewContext; data: TeamPageData; state?: D
   const title = t('teamTitle', { name: team.name });
   return (
     <DetailFrame vc={vc} title={title} flash={props.flash} errors={errors}>
+      {data.managedByApi ? <p class="notice">{t('managedByApiNote')}</p> : null}
       <div class="grid">
         <section class="card" aria-labelledby="edit-h">
           <h2 id="edit-h">{t('editHeading')}</h2>
-          <form method="post" action={`/org/teams/${team.id}`} class="stack">
+          <form method="post" action={`/org/teams/${team.id}`} class="stack" hidden={data.managedByApi}>
             <CsrfField vc={vc} />
             <TextField name="name" label={t('nameLabel')} value={val(edit, 'name', team.name)} error={err(edit, 'name')} required maxLength={200} />
             <SelectField
@@ -389,7 +401,7 @@ export function TeamPage(props: { vc: ViewContext; data: TeamPageData; state?: D
         target={{ team_id: team.id }}
         state={props.state?.grant}
       />
-      <section class="card" aria-labelledby="delete-h" id="delete" tabIndex={-1}>
+      <section class="card" aria-labelledby="delete-h" id="delete" tabIndex={-1} hidden={data.managedByApi}>
         <h2 id="delete-h">{t('deleteTeamHeading')}</h2>
         <p class="hint">{t('deleteTeamHint')}</p>
         <form method="post" action={`/org/teams/${team.id}/delete`} data-confirm={t('confirmDeleteTeam', { name: team.name })}>
@@ -577,10 +589,11 @@ export function EmployeePage(props: { vc: ViewContext; data: EmployeePageData; s
         ) : null}
       </p>
       {data.isSelf ? <p class="notice">{t('selfNote')}</p> : null}
+      {data.managedByApi ? <p class="notice">{t('managedByApiNote')}</p> : null}
       <div class="grid">
         <section class="card" aria-labelledby="edit-h">
           <h2 id="edit-h">{t('employmentHeading')}</h2>
-          <form method="post" action={`/org/employees/${e.id}`} class="stack">
+          <form method="post" action={`/org/employees/${e.id}`} class="stack" hidden={data.managedByApi}>
             <CsrfField vc={vc} />
             <EmploymentFields lang={lang} options={data.options} state={edit} current={e} roleLocked={!data.can.changeRole} />
             <button type="submit">{c('save')}</button>
@@ -591,7 +604,7 @@ export function EmployeePage(props: { vc: ViewContext; data: EmployeePageData; s
           {e.fired_at ? (
             <>
               <p>{t('leftOn', { date: formatDate(lang, new Date(e.fired_at)), purge: formatDate(lang, purgeDate(new Date(e.fired_at))) })}</p>
-              {data.can.rehire ? (
+              {data.managedByApi ? null : data.can.rehire ? (
                 <form method="post" action={`/org/employees/${e.id}/rehire`}>
                   <CsrfField vc={vc} />
                   <button type="submit">{t('rehireButton')}</button>

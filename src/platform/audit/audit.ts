@@ -61,6 +61,14 @@ export type AuditEventType =
   | 'org.employee.rehired'
   | 'org.delegation.granted'
   | 'org.delegation.revoked'
+  | 'api.token.created'
+  | 'api.token.revoked'
+  | 'api.settings_changed'
+  | 'api.auth.refused'
+  | 'api.rate_limited'
+  | 'api.user.created'
+  | 'api.user.updated'
+  | 'api.user.deleted'
   | 'forms.version.created'
   | 'dialogues.round.created'
   | 'dialogues.state_changed'
@@ -73,7 +81,12 @@ export type AuditEventType =
   | 'dialogues.agreement.updated'
   | 'dialogues.signed'
   | 'dialogues.sign.refused'
-  | 'dialogues.sickness.reported';
+  | 'dialogues.sickness.reported'
+  | 'dialogues.sickness.updated'
+  | 'files.uploaded'
+  | 'files.available'
+  | 'files.infected'
+  | 'files.downloaded';
 
 export type AuditInput = {
   type: AuditEventType;

@@ -310,7 +310,8 @@ export interface DialogueTransitionsTable {
   dialogue_id: string;
   from_state: DialogueState | null;
   to_state: DialogueState;
-  actor_employment_id: string;
+  /** Null for a step made by the system (a sickness report from the integration API). */
+  actor_employment_id: string | null;
   created_at: Timestamp;
 }
 export interface DialogueAnswersTable {
@@ -345,9 +346,12 @@ export interface SicknessReportsTable {
   employee_employment_id: string;
   from_date: string;
   to_date: string | null;
-  reported_by: string;
+  /** The reporting employment, or null when the integration API reported it (then the token). */
+  reported_by: string | null;
+  reported_by_api_token: ColumnType<string | null, string | null | undefined, string | null>;
   dialogue_id: string | null;
   created_at: Timestamp;
+  updated_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 export interface DialogueSignaturesTable {
   company_id: string;
@@ -422,13 +426,6 @@ export interface FileChunksTable {
   cipher: ColumnType<string, string | undefined, string>;
   data: Uint8Array;
 }
-export interface FileViewsTable {
-  id: string;
-  company_id: string;
-  file_id: string;
-  viewer_employment_id: string;
-  viewed_at: Timestamp;
-}
 
 // Support access by the customer's consent (migrations/012_support_consent.sql).
 export interface SupportConsentsTable {
@@ -489,7 +486,6 @@ export interface DB {
   sickness_reports: SicknessReportsTable;
   files: FilesTable;
   file_chunks: FileChunksTable;
-  file_views: FileViewsTable;
   api_settings: ApiSettingsTable;
   api_tokens: ApiTokensTable;
   api_seen_jwts: ApiSeenJwtsTable;

@@ -40,6 +40,12 @@ declare module 'fastify' {
     staff?: boolean;
     /** Open to users and platform staff alike (e.g. one's own sessions). */
     anyActor?: boolean;
+    /**
+     * The integration API (/v3): authenticated by a signed token, not a cookie, so the browser
+     * CSRF/Origin check does not apply (a server-to-server call has no Origin and no cookie to
+     * ride on). Only src/modules/api sets it.
+     */
+    api?: boolean;
   }
 }
 
@@ -172,6 +178,7 @@ export async function buildHttp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.addHook('preHandler', async (req) => {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
+    if (req.routeOptions.config?.api === true && req.routeOptions.url?.startsWith('/v3/')) return;
     if (!sameOrigin(req, config.publicUrl)) throw new CsrfError();
     const body = req.body as Record<string, unknown> | undefined;
     const sent = (typeof body?._csrf === 'string' ? body._csrf : undefined) ?? headerValue(req.headers['x-csrf-token']);
@@ -261,7 +268,8 @@ function errorPage(req: FastifyRequest, reply: FastifyReply, status: Status, kin
                 : [t('badRequestTitle'), t('badRequestBody')];
   reply.header('cache-control', 'no-store');
   if (!wantsHtml(req) || req.url.startsWith('/v3/')) {
-    return reply.code(status).type('application/json; charset=utf-8').send({ message: body });
+    // The integration API's error format always has an `errors` list (docs/api.md).
+    return reply.code(status).type('application/json; charset=utf-8').send({ message: body, ...(req.url.startsWith('/v3/') ? { errors: [] } : {}) });
   }
   const vc = viewContext(req);
   return sendPage(

@@ -18,6 +18,7 @@ import { unsafeSystemTransaction } from '../db/context.ts';
 import { mailDeliveryJob } from '../mail/delivery.ts';
 import { loginCleanupJob } from '../auth/cleanup.ts';
 import { auditShipJob } from '../audit/ship.ts';
+import { fileCleanupJob, fileScanJob } from '../storage/files.ts';
 
 export type JobDefinition = {
   /** Lower-case, stable: it is the row's key in scheduled_jobs. */
@@ -78,7 +79,7 @@ function shortError(err: unknown): string {
   return (typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code) ? code : err.name).slice(0, 100);
 }
 
-const registry = new Map<string, JobDefinition>([mailDeliveryJob, loginCleanupJob, auditShipJob].map((job) => [job.name, job]));
+const registry = new Map<string, JobDefinition>([mailDeliveryJob, loginCleanupJob, auditShipJob, fileScanJob, fileCleanupJob].map((job) => [job.name, job]));
 
 /** Adds (or replaces, by name) a periodic job for runDueJobs and startJobRunner. */
 export function registerJob(job: JobDefinition): void {
