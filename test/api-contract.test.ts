@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
-import { createCompany } from './helpers/factories.ts';
+import { createCompany, PASSWORD } from './helpers/factories.ts';
+import { loggedIn } from './helpers/agent.ts';
 import { apiClientFor, TEST_API_KEY } from './helpers/api-client.ts';
 import { unsafeSystemTransaction } from '../src/platform/db/context.ts';
 import type { ApiResource } from '../src/platform/db/schema.ts';
@@ -23,7 +24,7 @@ const idOf = (companyId: string, resource: ApiResource, externalId: string) =>
   );
 
 describe('integration API contract: a full sync shows up in the organisation pages', () => {
-  it('builds three levels, adds 100 employees, moves some, fires one, deletes a team; the admin sees the result and cannot edit synced fields', { timeout: 120_000 }, async () => {
+  it('builds three levels, adds 100 employees, moves some, fires one, reports one sick, deletes a team; the UI shows the result and refuses to edit synced fields', { timeout: 120_000 }, async () => {
     const c = await createCompany(t.deps);
     const { api, admin } = await apiClientFor(t, c.companyId, c.admin.email);
     const tag = c.companyId.slice(0, 8);
@@ -61,6 +62,10 @@ describe('integration API contract: a full sync shows up in the organisation pag
     // Fire one.
     const fired = await api.del('/v3/core/users/u7/employees/e7');
     ok(fired, 200);
+    // Report one sick (team R1A1T2, under the boss's region).
+    const sick = await api.post('/v3/siab/dialogs', { dialog: { employee_id: 'e1', from: t.clock.now().toISOString().slice(0, 10) } });
+    ok(sick, 201);
+    expect(sick.json().task).toBe(true);
 
     // The responsible leader follows the owner: R2A1 now sits under R1, owned by the boss.
     expect((await api.get('/v3/core/teams/R2A1T1')).json().responsible_employee).toMatchObject({ id: 'E-boss' });
@@ -104,6 +109,14 @@ describe('integration API contract: a full sync shows up in the organisation pag
     await admin.get(`/org/employees/${empId}`);
     expect((await admin.post(`/org/employees/${empId}/fire`)).statusCode).toBe(409);
     expect((await api.get('/v3/core/users/u1/employees/e1')).json().fired_at).toBeNull();
+
+    // The boss (made by the API; given a password here, as an invitation would) has the sickness
+    // dialogue to hold in their own list.
+    const bossId = await unsafeSystemTransaction(t.deps.database, async (trx) => (await trx.selectFrom('users').select('id').where('email', '=', `boss-${tag}@contract.example`).executeTakeFirstOrThrow()).id);
+    const hash = await t.deps.hasher.hash(PASSWORD);
+    await unsafeSystemTransaction(t.deps.database, (trx) => trx.updateTable('users').set({ password_hash: hash }).where('id', '=', bossId).execute());
+    const boss = await loggedIn(t.app, `boss-${tag}@contract.example`);
+    expect((await boss.get('/dialogues')).body).toContain(`Medarbejder 1 ${tag}`);
 
     // Every change is in the audit trail with the token's name.
     const byApi = await unsafeSystemTransaction(t.deps.database, (trx) =>
