@@ -82,7 +82,7 @@ describe('P5 clamd replies', () => {
 const clamd = clamdAddress();
 
 describe.skipIf(!clamd)('P5 the real clamd', () => {
-  it('P5 finds EICAR, passes clean content, answers PING, and reports a stream over its limit as a size-limit error', async () => {
+  it('P5 finds EICAR, passes clean content, answers PING, and reports a stream over its limit as an error (never clean)', async () => {
     const scanner = new ClamdScanner({ host: clamd?.host ?? '', port: Number(clamd?.port) }, 20_000);
     expect(await scanner.ping()).toBe(true);
     const found = await scanner.scan(content(EICAR));
@@ -91,7 +91,11 @@ describe.skipIf(!clamd)('P5 the real clamd', () => {
     // scripts/clamd.sh sets StreamMaxLength 40M.
     const big = Buffer.alloc(1024 * 1024, 0x41);
     const result = await scanner.scan(content(...Array.from({ length: 45 }, () => big)));
-    expect(result).toEqual({ kind: 'error', reason: 'size_limit' });
+    // clamd replies "size limit exceeded" and closes while we may still be writing; under load the
+    // connection reset can reach us before the reply (Linux then drops the unread reply). Either
+    // way the stream is an error, never clean, and the file stays waiting (fail closed).
+    expect(result.kind).toBe('error');
+    expect(['size_limit', 'unreachable']).toContain(result.kind === 'error' ? result.reason : '');
   });
 });
 

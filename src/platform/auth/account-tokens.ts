@@ -100,11 +100,9 @@ export async function spendToken(trx: Tx, id: string, now: Date): Promise<boolea
 }
 
 /** Links expired or used more than a day ago are removed by the cleanup job. */
-export async function unsafeDeleteOldTokens(trx: Tx, now: Date): Promise<number> {
+export async function unsafeDeleteOldTokens(trx: Tx, now: Date, onlyUsers?: readonly string[]): Promise<number> {
   const cutoff = new Date(now.getTime() - 86400_000);
-  const result = await trx
-    .deleteFrom('account_tokens')
-    .where((eb) => eb.or([eb('expires_at', '<', cutoff), eb('used_at', '<', cutoff)]))
-    .executeTakeFirst();
-  return Number(result.numDeletedRows);
+  let q = trx.deleteFrom('account_tokens').where((eb) => eb.or([eb('expires_at', '<', cutoff), eb('used_at', '<', cutoff)]));
+  if (onlyUsers) q = q.where('user_id', 'in', onlyUsers.length ? onlyUsers : ['00000000-0000-0000-0000-000000000000']);
+  return Number((await q.executeTakeFirst()).numDeletedRows);
 }

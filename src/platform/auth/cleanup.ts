@@ -16,21 +16,27 @@ import { unsafeDeleteStaleThrottleRows } from './throttle.ts';
 
 export type CleanupCounts = { sessions: number; pendingLogins: number; tokens: number; rateWindows: number; throttleRows: number };
 
-export async function unsafeCleanUpLoginState(deps: AppDeps): Promise<CleanupCounts> {
+/**
+ * `onlyUsers` limits the clean-up to some people's sessions, pending logins and links (tests
+ * that share one database with other test files use it; rate windows and throttle rows, which
+ * belong to nobody in particular, are then left alone). The job cleans everything.
+ */
+export async function unsafeCleanUpLoginState(deps: AppDeps, onlyUsers?: readonly string[]): Promise<CleanupCounts> {
   const now = deps.clock.now();
   const idleCutoff = new Date(now.getTime() - deps.config.session.idleMinutes * 60_000);
   return unsafeSystemTransaction(deps.database, async (trx) => {
-    const sessions = await trx
-      .deleteFrom('sessions')
-      .where((eb) => eb.or([eb('expires_at', '<', now), eb('last_seen_at', '<', idleCutoff)]))
-      .executeTakeFirst();
-    const pending = await trx.deleteFrom('pending_logins').where('expires_at', '<', now).executeTakeFirst();
+    let sessions = trx.deleteFrom('sessions').where((eb) => eb.or([eb('expires_at', '<', now), eb('last_seen_at', '<', idleCutoff)]));
+    let pending = trx.deleteFrom('pending_logins').where('expires_at', '<', now);
+    if (onlyUsers) {
+      sessions = sessions.where('user_id', 'in', onlyUsers.length ? onlyUsers : ['00000000-0000-0000-0000-000000000000']);
+      pending = pending.where('user_id', 'in', onlyUsers.length ? onlyUsers : ['00000000-0000-0000-0000-000000000000']);
+    }
     return {
-      sessions: Number(sessions.numDeletedRows),
-      pendingLogins: Number(pending.numDeletedRows),
-      tokens: await unsafeDeleteOldTokens(trx, now),
-      rateWindows: await unsafeDeleteOldRateWindows(trx, now),
-      throttleRows: await unsafeDeleteStaleThrottleRows(trx, now),
+      sessions: Number((await sessions.executeTakeFirst()).numDeletedRows),
+      pendingLogins: Number((await pending.executeTakeFirst()).numDeletedRows),
+      tokens: await unsafeDeleteOldTokens(trx, now, onlyUsers),
+      rateWindows: onlyUsers ? 0 : await unsafeDeleteOldRateWindows(trx, now),
+      throttleRows: onlyUsers ? 0 : await unsafeDeleteStaleThrottleRows(trx, now),
     };
   });
 }
