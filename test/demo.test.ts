@@ -40,6 +40,10 @@ describe('the demo company', () => {
     const admin = list.find((c) => c.role === 'company_admin');
     const agent = await loggedIn(t.app, admin?.email ?? '', admin?.password);
     expect((await agent.get('/dashboard')).body).toContain('Demo A/S');
+    // A MUS round for the sales department is running: its employees have a dialogue to prepare.
+    const seller = list.find((c) => c.role === 'employee');
+    const employee = await loggedIn(t.app, seller?.email ?? '', seller?.password);
+    expect((await employee.get('/dialogues')).body).toMatch(/MUS \d{4}/);
   });
 
   it('migrations are idempotent', async () => {

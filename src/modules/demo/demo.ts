@@ -7,6 +7,8 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { AppDeps } from '../../platform/deps.ts';
 import { unsafeSystemTransaction } from '../../platform/db/context.ts';
+import type { UserActor } from '../../platform/auth/actor.ts';
+import { createRound, today } from '../dialogues/dialogues.service.ts';
 import { randomPassword } from '../../platform/auth/passwords.ts';
 import { audit } from '../../platform/audit/audit.ts';
 import { unsafeCountCompanies, unsafeInsertCompany } from '../companies/companies.service.ts';
@@ -43,8 +45,8 @@ export async function seedDemoIfEmpty(deps: AppDeps): Promise<DemoCredential[] |
   const employeeHashes = await Promise.all(EMPLOYEES.map((p) => hashed({ role: 'employee', name: p.name, email: p.email })));
   const staffHash = await hashed({ role: 'platform_staff', name: 'Samtale Support', email: 'support@samtale.example' }, 24);
 
-  await unsafeSystemTransaction(deps.database, async (trx) => {
-    const { companyId, rootDepartmentId } = await unsafeInsertCompany(trx, { name: 'Demo A/S', adminName: 'Hanne Rask', adminEmail: 'hanne.rask@demo.example', language: 'da' }, adminHash);
+  const seeded = await unsafeSystemTransaction(deps.database, async (trx) => {
+    const { companyId, rootDepartmentId, userId: adminUserId, employmentId: adminEmploymentId } = await unsafeInsertCompany(trx, { name: 'Demo A/S', adminName: 'Hanne Rask', adminEmail: 'hanne.rask@demo.example', language: 'da' }, adminHash);
     const sales = randomUUID();
     const dev = randomUUID();
     await trx
@@ -87,7 +89,30 @@ export async function seedDemoIfEmpty(deps: AppDeps): Promise<DemoCredential[] |
     }
     await trx.insertInto('staff_accounts').values({ id: randomUUID(), email: 'support@samtale.example', name: 'Samtale Support', role: 'support', password_hash: staffHash, disabled_at: null }).execute();
     await audit(trx, { companyId }, { type: 'company.created', objectType: 'company', objectId: companyId, data: { demo: true } });
+    return { companyId, adminUserId, adminEmploymentId, sales };
   });
+
+  // A MUS round for the sales department, started by the admin through the same service as the
+  // page does, so a newcomer sees dialogues at once.
+  const now = deps.clock.now();
+  const day = (offset: number) => today(new Date(now.getTime() + offset * 86400_000));
+  const admin: UserActor = {
+    kind: 'user',
+    sessionId: 'demo-seed',
+    userId: seeded.adminUserId,
+    companyId: seeded.companyId,
+    companyName: 'Demo A/S',
+    employmentId: seeded.adminEmploymentId,
+    role: 'company_admin',
+    managesDepartment: false,
+    name: 'Hanne Rask',
+    email: 'hanne.rask@demo.example',
+    lang: 'da',
+  };
+  await createRound(
+    { deps, actor: admin, ip: '127.0.0.1' },
+    { name: `MUS ${day(0).slice(0, 4)}`, form: 'builtin:mus-da', target: `department:${seeded.sales}`, preparationDeadline: day(14), meetingFrom: day(15), meetingTo: day(45) },
+  );
 
   const file = path.join(deps.config.dataDir, 'demo-credentials.json');
   fs.mkdirSync(deps.config.dataDir, { recursive: true, mode: 0o700 });
