@@ -10,6 +10,7 @@ import { registerAuth } from './modules/auth/auth.routes.tsx';
 import { registerDashboard } from './modules/dashboard/dashboard.routes.tsx';
 import { registerOrg } from './modules/org/org.routes.tsx';
 import { registerDialogues } from './modules/dialogues/dialogues.routes.tsx';
+import { registerDialogueAttachments } from './modules/dialogues/dialogues.attachments.routes.tsx';
 import { registerStaff } from './modules/staff/staff.routes.tsx';
 import { registerDevMail } from './modules/devmail/devmail.routes.tsx';
 import { registerAccount } from './modules/account/account.routes.tsx';
@@ -17,9 +18,11 @@ import { registerTwoFactor } from './modules/twofactor/twofactor.routes.tsx';
 import { registerCompanySettings } from './modules/companysettings/companysettings.routes.tsx';
 import { registerRecovery } from './modules/recovery/recovery.routes.tsx';
 import { registerFiles } from './modules/files/files.routes.tsx';
+import { registerImport } from './modules/import/import.routes.tsx';
 import { registerApi } from './modules/api/api.routes.ts';
 import { registerAuditTrail } from './modules/audittrail/audittrail.routes.tsx';
 import { registerSupport } from './modules/support/support.routes.tsx';
+import { registerReminders } from './modules/reminders/reminders.routes.tsx';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = await buildHttp(deps);
@@ -28,6 +31,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerDashboard(app, deps);
   registerOrg(app, deps);
   registerDialogues(app, deps);
+  registerDialogueAttachments(app, deps);
   registerStaff(app, deps);
   registerDevMail(app, deps);
   registerAccount(app, deps);
@@ -35,8 +39,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerCompanySettings(app, deps);
   registerRecovery(app, deps);
   registerFiles(app, deps);
+  registerImport(app, deps);
   registerApi(app, deps);
   registerAuditTrail(app, deps);
   registerSupport(app, deps);
+  registerReminders(app, deps);
   return app;
 }

@@ -62,6 +62,7 @@ const schema = z.object({
   UPLOAD_MAX_FILE_MB: z.coerce.number().int().min(1).max(1024).default(25),
   UPLOAD_MAX_COMPANY_MB: z.coerce.number().int().min(1).default(5120),
   UPLOAD_MAX_FILES_PER_REQUEST: z.coerce.number().int().min(1).max(100).default(10),
+  UPLOAD_MAX_FILES_PER_DIALOGUE: z.coerce.number().int().min(1).max(1000).default(20),
   // Office files are zip containers: refused when their directory lists more entries or more
   // uncompressed bytes than this (zip bombs), before anything is unpacked.
   UPLOAD_ZIP_MAX_ENTRIES: z.coerce.number().int().min(10).max(100000).default(2000),
@@ -129,6 +130,8 @@ export type Config = {
     maxFileBytes: number;
     maxCompanyBytes: number;
     maxFilesPerRequest: number;
+    /** Attachments on one dialogue (its agreements included), infected ones not counted. */
+    maxFilesPerDialogue: number;
     zipMaxEntries: number;
     zipMaxUncompressedBytes: number;
   };
@@ -210,6 +213,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxFileBytes: c.UPLOAD_MAX_FILE_MB * 1024 * 1024,
       maxCompanyBytes: c.UPLOAD_MAX_COMPANY_MB * 1024 * 1024,
       maxFilesPerRequest: c.UPLOAD_MAX_FILES_PER_REQUEST,
+      maxFilesPerDialogue: c.UPLOAD_MAX_FILES_PER_DIALOGUE,
       zipMaxEntries: c.UPLOAD_ZIP_MAX_ENTRIES,
       zipMaxUncompressedBytes: c.UPLOAD_ZIP_MAX_UNCOMPRESSED_MB * 1024 * 1024,
     },

@@ -16,6 +16,7 @@ import { seedDemoIfEmpty } from './modules/demo/demo.ts';
 import { unsafeCreateCompany, unsafeCreateStaff, unsafeDisableStaff } from './modules/companies/companies.service.ts';
 import { ValidationError } from './platform/errors.ts';
 import { unsafeVerifyAuditChains } from './platform/audit/verify.ts';
+import { MODULES, SWITCH_CACHE_MS, unsafeListModules, unsafeSetModule, type ModuleName } from './platform/modules/switches.ts';
 
 const HELP = `samtale <command> [options]
 
@@ -29,6 +30,9 @@ Commands:
   staff disable --email E     switch a staff account off and end its sessions at once
   demo                        create the demo company if the database is empty
   audit verify [--company ID] check the audit trail's hash chains; exit 1 at the first broken link
+  module off|on NAME [--reason R]
+                              switch a module off or on at run time (uploads, api, sso, exports,
+                              email); module list shows them
 
 Configuration comes from environment variables; see docs/operations.md.`;
 
@@ -66,6 +70,31 @@ async function main(argv: string[]): Promise<number> {
       printDemo(creds, config);
       await deps.database.close();
       return 0;
+    }
+    case 'module': {
+      const name = argv[2];
+      if (sub === 'list') {
+        const deps = await openDeps(config);
+        try {
+          for (const m of await unsafeListModules(deps)) console.log(`${m.off ? 'OFF' : 'on '}  ${m.module}${m.reason ? `  (${m.reason})` : ''}`);
+          return 0;
+        } finally {
+          await deps.database.close();
+        }
+      }
+      if ((sub !== 'off' && sub !== 'on') || !name || !(MODULES as readonly string[]).includes(name)) {
+        console.error(`module off|on NAME [--reason TEXT], or module list; NAME is one of ${MODULES.join(', ')}`);
+        return 2;
+      }
+      const { values } = parseArgs({ args: argv.slice(3), options: { reason: { type: 'string' } } });
+      const deps = await openDeps(config);
+      try {
+        await unsafeSetModule(deps, name as ModuleName, sub === 'off', values.reason);
+        console.log(`${name} is ${sub === 'off' ? 'switched off' : 'on again'}; every node follows within ${SWITCH_CACHE_MS / 1000} s.`);
+        return 0;
+      } finally {
+        await deps.database.close();
+      }
     }
     case 'audit': {
       if (sub !== 'verify') break;

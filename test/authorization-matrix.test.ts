@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { createCompany, createDialogue, createStaff, type CompanyFixture, type DialogueFixture } from './helpers/factories.ts';
 import { Agent, loggedIn } from './helpers/agent.ts';
-import { createAvailableFile } from './helpers/files.ts';
+import { createAvailableDialogueFile, createAvailableFile } from './helpers/files.ts';
+import { createImportFixture } from './helpers/import.ts';
 import { unsafeSystemTransaction } from '../src/platform/db/context.ts';
 
 type ActorName = 'anonymous' | 'employee' | 'leader' | 'delegate' | 'admin' | 'otherAdmin' | 'staff';
@@ -68,6 +69,11 @@ const MATRIX: Record<string, Row> = {
   'POST /org/teams/:id/delete': { allow: ORG },
   'GET /org/employees': { allow: ORG },
   'GET /org/employees/new': { allow: ORG },
+  'GET /org/import': { allow: ORG },
+  'POST /org/import': { allow: ORG },
+  'GET /org/import/:id': { allow: ['admin'] },
+  'POST /org/import/:id/apply': { allow: ['admin'] },
+  'POST /org/import/:id/delete': { allow: ['admin'] },
   'POST /org/employees': { allow: ORG },
   'GET /org/employees/:id': { allow: ORG },
   'POST /org/employees/:id': { allow: ORG },
@@ -95,6 +101,12 @@ const MATRIX: Record<string, Row> = {
   'GET /email-change/:token': { allow: 'public' },
   'POST /email-change/:token': { allow: 'public' },
   'GET /org/audit': { allow: ['admin'] },
+  'GET /notifications': { allow: USERS },
+  'POST /notifications/read': { allow: USERS },
+  'GET /account/reminders': { allow: USERS },
+  'POST /account/reminders': { allow: USERS },
+  // Only the dialogue's own leader may nudge its employee.
+  'POST /dialogues/:id/nudge': { allow: ['leader'] },
   'GET /org/settings/support': { allow: ['admin'] },
   'POST /org/settings/support/consent': { allow: ['admin'] },
   'POST /org/settings/support/withdraw': { allow: ['admin'] },
@@ -135,12 +147,21 @@ const MATRIX: Record<string, Row> = {
   'GET /inbox': { allow: USERS },
   'POST /inbox': { allow: USERS },
   'GET /inbox/files/:id/download': { allow: ['admin'] },
+  // Attachments on dialogues and agreements (issue 7): the dialogue's participants only.
+  'GET /dialogues/:id/attachments': { allow: ['employee', 'leader'] },
+  'POST /dialogues/:id/attachments': { allow: ['employee', 'leader'] },
+  'POST /agreements/:id/attachments': { allow: ['employee', 'leader'] },
+  'GET /attachments/:id/download': { allow: ['employee', 'leader'] },
 };
 
 /** The dialogue made for a fixture company (routes under /dialogues, /rounds, /agreements). */
 const dialogueOf = new Map<string, DialogueFixture>();
 /** A clean file in a fixture company's inbox (GET /inbox/files/:id/download). */
 const inboxFileOf = new Map<string, string>();
+/** A pending employee import uploaded by a fixture company's admin (GET /org/import/:id). */
+const importOf = new Map<string, string>();
+/** A clean attachment on a fixture company's dialogue (GET /attachments/:id/download). */
+const attachmentOf = new Map<string, string>();
 
 /**
  * The integration API (/v3/...) is authenticated by a signed API token, not by a session, so the
@@ -170,6 +191,8 @@ function fillParams(url: string, f: CompanyFixture & { otherSessionId?: string; 
     if (d && url.startsWith('/rounds/')) return d.roundId;
     if (d && url.startsWith('/agreements/')) return d.agreementId;
     if (url.startsWith('/inbox/files/')) return inboxFileOf.get(f.companyId) ?? 'missing';
+    if (url.startsWith('/org/import/')) return importOf.get(f.companyId) ?? 'missing';
+    if (url.startsWith('/attachments/')) return attachmentOf.get(f.companyId) ?? 'missing';
     throw new Error(`no id for ${url}`);
   });
 }
@@ -254,6 +277,8 @@ async function fixtureFor(url: string): Promise<CompanyFixture & { otherSessionI
   }
   if (/^\/(dialogues|rounds|agreements)\/:/.test(url)) dialogueOf.set(f.companyId, await createDialogue(t.deps, f));
   if (url.startsWith('/inbox/files/')) inboxFileOf.set(f.companyId, await createAvailableFile(t.deps, f));
+  if (url.startsWith('/org/import/')) importOf.set(f.companyId, await createImportFixture(t.deps, f));
+  if (url.startsWith('/attachments/')) attachmentOf.set(f.companyId, await createAvailableDialogueFile(t.deps, f, (await createDialogue(t.deps, f)).dialogueId));
   return f;
 }
 

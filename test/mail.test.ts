@@ -55,6 +55,10 @@ function hostileModel(template: MailTemplate): MailModels[MailTemplate] & Record
     case 'password_changed':
     case 'email_changed_notice':
       return { ...FORBIDDEN, firstName, at: FUTURE };
+    case 'reminder':
+      return { ...FORBIDDEN, firstName, companyName: 'Firma <b>& Co</b>', reminder: 'preparation_due_soon', deadline: FUTURE, path: '/link/tok-dialogue' };
+    case 'digest':
+      return { ...FORBIDDEN, firstName, companyName: 'Firma <b>& Co</b>', items: [{ reminder: 'meeting_tomorrow', deadline: FUTURE }, { reminder: 'nudge' }], path: '/link/tok-notifications' };
     case 'support_access':
       return { ...FORBIDDEN, firstName, companyName: 'Firma <b>& Co</b>', change: 'given', at: FUTURE, until: FUTURE, path: '/link/tok-settings' };
   }

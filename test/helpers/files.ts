@@ -125,6 +125,19 @@ export async function createAvailableFile(deps: AppDeps, f: CompanyFixture, data
   return id;
 }
 
+/** An available attachment on a dialogue (and optionally one of its agreements), uploaded by the employee. */
+export async function createAvailableDialogueFile(deps: AppDeps, f: CompanyFixture, dialogueId: string, agreementId: string | null = null, data = pdf()): Promise<string> {
+  const id = randomUUID();
+  await unsafeSystemTransaction(deps.database, async (trx) => {
+    await trx
+      .insertInto('files')
+      .values({ id, company_id: f.companyId, purpose: 'dialogue', dialogue_id: dialogueId, agreement_id: agreementId, uploaded_by: f.employee.employmentId, name: 'attachment.pdf', kind: 'pdf', content_type: 'application/pdf', size_bytes: data.length, state: 'available' })
+      .execute();
+    await trx.insertInto('file_chunks').values({ company_id: f.companyId, file_id: id, seq: 0, data }).execute();
+  });
+  return id;
+}
+
 /**
  * clamd for the scanner tests: TEST_CLAMD_ADDRESS (set by scripts/test.mjs), else a clamd that
  * scripts/clamd.sh already runs. Undefined when there is none (the tests then skip, except in CI).

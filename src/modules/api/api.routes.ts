@@ -117,6 +117,7 @@ export function registerApi(app: FastifyInstance, deps: AppDeps) {
         return reply.code(error.status).send({ message: error.message, errors: error.errors });
       }
       const status = (error as { statusCode?: number }).statusCode;
+      if (status === 503) return reply.code(503).send({ message: 'The integration API is temporarily unavailable for security maintenance', errors: [] });
       if (status === 413) return reply.code(400).send({ message: 'The request body is too large', errors: [] });
       if (status && status >= 400 && status < 500) return reply.code(400).send({ message: 'The request could not be read (it must be JSON)', errors: [] });
       req.log.error({ err: error }, 'unhandled API error');

@@ -212,6 +212,11 @@ export const dialogueMessages = defineMessages({
     errDeadlineAfterMeetings: 'Fristen for forberedelse skal ligge før mødeperiodens slutning.',
     errInvalidDate: 'Skriv en gyldig dato',
     errInvalidTime: 'Skriv et gyldigt klokkeslæt',
+    nudgeHeading: 'Påmind medarbejderen',
+    nudgeHint: 'Sender en påmindelse i Samtale og pr. e-mail (uden indhold fra samtalen). Højst én om dagen.',
+    nudgeButton: 'Send påmindelse',
+    nudgedFlash: 'Påmindelsen er sendt.',
+    nudgeAlreadyFlash: 'Der er allerede sendt en påmindelse i dag.',
   },
   en: {
     agreementsDue: 'Agreements to follow up (the next 30 days and overdue)',
@@ -421,6 +426,11 @@ export const dialogueMessages = defineMessages({
     errDeadlineAfterMeetings: 'The preparation deadline must come before the end of the meeting period.',
     errInvalidDate: 'Enter a valid date',
     errInvalidTime: 'Enter a valid time',
+    nudgeHeading: 'Remind the employee',
+    nudgeHint: 'Sends a reminder in Samtale and by e-mail (with nothing from the dialogue). At most one a day.',
+    nudgeButton: 'Send reminder',
+    nudgedFlash: 'The reminder has been sent.',
+    nudgeAlreadyFlash: 'A reminder has already been sent today.',
   },
   sv: {
     agreementsDue: 'Överenskommelser att följa upp (de närmaste 30 dagarna och försenade)',
@@ -630,6 +640,11 @@ export const dialogueMessages = defineMessages({
     errDeadlineAfterMeetings: 'Tidsfristen för förberedelse måste ligga före mötesperiodens slut.',
     errInvalidDate: 'Ange ett giltigt datum',
     errInvalidTime: 'Ange ett giltigt klockslag',
+    nudgeHeading: 'Påminn medarbetaren',
+    nudgeHint: 'Skickar en påminnelse i Samtale och via e-post (utan innehåll från samtalet). Högst en om dagen.',
+    nudgeButton: 'Skicka påminnelse',
+    nudgedFlash: 'Påminnelsen har skickats.',
+    nudgeAlreadyFlash: 'En påminnelse har redan skickats i dag.',
   },
 });
 

@@ -19,6 +19,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../../platform/er
 import { translator, type Lang } from '../../platform/i18n/i18n.ts';
 import { dialogueMessages, isDialogueKey, type DialogueKey } from './dialogues.i18n.ts';
 import * as service from './dialogues.service.ts';
+import { listAttachments } from './dialogues.attachments.ts';
 import type { DialogueCtx } from './dialogues.service.ts';
 import { AGREEMENT_STATUSES, AnswerStatus, DialoguePageView, NewRoundPage, OverviewPage, RoundPage, RoundsPage, StatisticsPage, type DialogueViewState, type FormState } from './dialogues.views.tsx';
 
@@ -63,6 +64,8 @@ const FLASH: Record<string, DialogueKey> = {
   signed: 'signedFlash',
   closed: 'closedFlash',
   reopened: 'reopened',
+  nudged: 'nudgedFlash',
+  nudgeAlready: 'nudgeAlreadyFlash',
 };
 
 function ctxOf(req: FastifyRequest, deps: AppDeps): DialogueCtx {
@@ -196,7 +199,8 @@ export function registerDialogues(app: FastifyInstance, deps: AppDeps) {
   // ------------------------------------------------------------ one dialogue
   const renderDialogue = async (req: FastifyRequest, reply: FastifyReply, id: string, state: DialogueViewState = {}, status = 200) => {
     const data = await service.getDialoguePage(ctxOf(req, deps), id);
-    return sendPage(reply, <DialoguePageView vc={viewContext(req)} data={data} state={{ flash: status === 200 ? flashOf(req) : undefined, ...state }} />, status);
+    const attachments = { data: await listAttachments({ ...ctxOf(req, deps) }, id), limits: deps.config.uploads };
+    return sendPage(reply, <DialoguePageView vc={viewContext(req)} data={data} state={{ flash: status === 200 ? flashOf(req) : undefined, ...state }} attachments={attachments} />, status);
   };
 
   app.get('/dialogues/:id', async (req, reply) => renderDialogue(req, reply, idParam(req)));

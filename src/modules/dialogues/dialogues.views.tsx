@@ -13,6 +13,9 @@ import { multipleValues, type Question } from '../forms/form-definition.ts';
 import { dialogueMessages, type DialogueKey } from './dialogues.i18n.ts';
 import type { DialoguePage, RoundFormData, getMyDialogues, getRoundPage, getRoundStatistics, listRoundsPage } from './dialogues.service.ts';
 import type { Cell } from './dialogues.statistics.ts';
+import type { AttachmentsData } from './dialogues.attachments.ts';
+import { AgreementAttachments, AttachmentsSection } from './dialogues.attachments.views.tsx';
+import type { Limits } from '../files/files.views.tsx';
 
 const tr = (lang: Lang) => translator(lang, dialogueMessages);
 const STATES: DialogueState[] = ['invited', 'preparing', 'meeting', 'signing', 'closed'];
@@ -714,7 +717,7 @@ function QuestionBlock(props: { vc: ViewContext; data: DialoguePage; q: Question
   );
 }
 
-export function DialoguePageView(props: { vc: ViewContext; data: DialoguePage; state?: DialogueViewState }) {
+export function DialoguePageView(props: { vc: ViewContext; data: DialoguePage; state?: DialogueViewState; attachments?: { data: AttachmentsData; limits: Limits } }) {
   const { vc, data } = props;
   const state = props.state ?? {};
   const lang = vc.lang;
@@ -911,6 +914,7 @@ export function DialoguePageView(props: { vc: ViewContext; data: DialoguePage; s
                 </button>
               </form>
             ) : null}
+            {props.attachments ? <AgreementAttachments vc={vc} data={props.attachments.data} agreementId={a.id} title={a.title_text} limits={props.attachments.limits} /> : null}
           </article>
         ))}
         {data.can.editMeeting ? (
@@ -941,6 +945,8 @@ export function DialoguePageView(props: { vc: ViewContext; data: DialoguePage; s
           </form>
         ) : null}
       </section>
+
+      {props.attachments ? <AttachmentsSection vc={vc} data={props.attachments.data} limits={props.attachments.limits} /> : null}
 
       {data.can.finishMeeting ? (
         <section class="card no-print" aria-labelledby="finish-h">
@@ -991,6 +997,19 @@ export function DialoguePageView(props: { vc: ViewContext; data: DialoguePage; s
               <button type="submit">{t('signButton')}</button>
             </form>
           ) : null}
+        </section>
+      ) : null}
+
+      {d.state !== 'closed' && vc.actor?.kind === 'user' && d.leader_employment_id === vc.actor.employmentId ? (
+        <section class="card no-print" aria-labelledby="nudge-h">
+          <h2 id="nudge-h">{t('nudgeHeading')}</h2>
+          <p class="hint">{t('nudgeHint')}</p>
+          <form method="post" action={`/dialogues/${id}/nudge`}>
+            <CsrfField vc={vc} />
+            <button type="submit" class="secondary">
+              {t('nudgeButton')}
+            </button>
+          </form>
         </section>
       ) : null}
 

@@ -26,7 +26,7 @@ import * as service from './files.service.ts';
 import type { FilesCtx } from './files.service.ts';
 import { InboxPageView, UploadResults, type Limits } from './files.views.tsx';
 
-type Part =
+export type Part =
   | { type: 'field'; fieldname: string; value: unknown }
   | { type: 'file'; fieldname: string; filename: string; file: NodeJS.ReadableStream & { truncated?: boolean } };
 
@@ -52,10 +52,61 @@ export function contentDisposition(name: string): string {
   return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
 }
 
-async function drainStream(stream: NodeJS.ReadableStream): Promise<void> {
+export async function drainStream(stream: NodeJS.ReadableStream): Promise<void> {
   for await (const _piece of stream as AsyncIterable<unknown>) {
     // discard
   }
+}
+
+/**
+ * The route-level preValidation hook of a streamed multipart upload (see the design note above):
+ * reads only the leading `_csrf` field, keeps the rest of the parts for the handler.
+ */
+export async function readLeadingCsrf(req: FastifyRequest): Promise<void> {
+  if (!req.isMultipart()) return;
+  const parts = (req.parts() as AsyncIterableIterator<Part>)[Symbol.asyncIterator]();
+  pendingParts.set(req, parts);
+  const first = await parts.next().catch(() => undefined);
+  // Only a leading _csrf field is read here; a file first means no token (403).
+  if (first && !first.done && first.value.type === 'field' && first.value.fieldname === '_csrf' && typeof first.value.value === 'string') {
+    req.body = { _csrf: first.value.value };
+  } else if (first && !first.done && first.value.type === 'file') {
+    first.value.file.resume();
+  }
+}
+
+/** The parts left after readLeadingCsrf, or undefined for a body that was not multipart. */
+export function remainingParts(req: FastifyRequest): AsyncIterator<Part> | undefined {
+  return pendingParts.get(req);
+}
+
+/** The multipart parser's options for an upload route's scope. */
+export function multipartOptions(limits: Limits) {
+  return {
+    throwFileSizeLimit: false,
+    limits: {
+      fileSize: limits.maxFileBytes,
+      files: limits.maxFilesPerRequest,
+      fields: 5,
+      fieldSize: 1024,
+      parts: limits.maxFilesPerRequest + 5,
+      headerPairs: 50,
+    },
+  };
+}
+
+/** An uploaded file sent back: always an attachment, never run or sniffed in our origin. */
+export function sendDownload(reply: FastifyReply, download: { name: string; contentType: string; sizeBytes: number; stream: NodeJS.ReadableStream }) {
+  return reply
+    .code(200)
+    .header('content-type', download.contentType)
+    .header('content-disposition', contentDisposition(download.name))
+    .header('content-length', String(download.sizeBytes))
+    .header('content-security-policy', "sandbox; default-src 'none'")
+    .header('x-content-type-options', 'nosniff')
+    .header('cross-origin-resource-policy', 'same-origin')
+    .header('cache-control', 'no-store')
+    .send(download.stream);
 }
 
 export function registerFiles(app: FastifyInstance, deps: AppDeps) {
@@ -81,48 +132,16 @@ export function registerFiles(app: FastifyInstance, deps: AppDeps) {
       }
       throw error;
     }
-    return reply
-      .code(200)
-      .header('content-type', download.contentType)
-      .header('content-disposition', contentDisposition(download.name))
-      .header('content-length', String(download.sizeBytes))
-      .header('content-security-policy', "sandbox; default-src 'none'")
-      .header('x-content-type-options', 'nosniff')
-      .header('cross-origin-resource-policy', 'same-origin')
-      .header('cache-control', 'no-store')
-      .send(download.stream);
+    return sendDownload(reply, download);
   });
 
   // The upload, in a scope of its own: only this route parses multipart bodies.
   app.register(async (scope) => {
-    await scope.register(fastifyMultipart, {
-      throwFileSizeLimit: false,
-      limits: {
-        fileSize: limits.maxFileBytes,
-        files: limits.maxFilesPerRequest,
-        fields: 5,
-        fieldSize: 1024,
-        parts: limits.maxFilesPerRequest + 5,
-        headerPairs: 50,
-      },
-    });
+    await scope.register(fastifyMultipart, multipartOptions(limits));
 
     scope.post(
       '/inbox',
-      {
-        preValidation: async (req) => {
-          if (!req.isMultipart()) return;
-          const parts = (req.parts() as AsyncIterableIterator<Part>)[Symbol.asyncIterator]();
-          pendingParts.set(req, parts);
-          const first = await parts.next().catch(() => undefined);
-          // Only a leading _csrf field is read here; a file first means no token (403).
-          if (first && !first.done && first.value.type === 'field' && first.value.fieldname === '_csrf' && typeof first.value.value === 'string') {
-            req.body = { _csrf: first.value.value };
-          } else if (first && !first.done && first.value.type === 'file') {
-            first.value.file.resume();
-          }
-        },
-      },
+      { preValidation: readLeadingCsrf },
       async (req, reply) => {
         const ctx = ctxOf(req, deps);
         const t = translator(req.lang, filesMessages);

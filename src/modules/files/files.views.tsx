@@ -9,7 +9,7 @@ import type { ReceiveOutcome } from '../../platform/storage/files.ts';
 import { filesMessages } from './files.i18n.ts';
 import type { FileRow, InboxPage as InboxData } from './files.service.ts';
 
-export type Limits = { maxFileBytes: number; maxCompanyBytes: number; maxFilesPerRequest: number };
+export type Limits = { maxFileBytes: number; maxCompanyBytes: number; maxFilesPerRequest: number; maxFilesPerDialogue?: number };
 
 export function formatBytes(lang: Lang, bytes: number): string {
   if (bytes >= 1024 * 1024 * 1024) return `${formatNumber(lang, Math.round((bytes / (1024 * 1024 * 1024)) * 10) / 10)} GB`;
@@ -43,6 +43,10 @@ export function outcomeText(lang: Lang, limits: Limits, o: ReceiveOutcome): stri
       return t('refusedZipInvalid', params);
     case 'no_name':
       return t('refusedNoName', params);
+    case 'dialogue_limit':
+      return t('refusedDialogueLimit', { ...params, maxFiles: limits.maxFilesPerDialogue ?? 0 });
+    case 'locked':
+      return t('refusedLocked', params);
   }
 }
 

@@ -223,6 +223,12 @@ export async function listEmployees(trx: Tx, filter: { roots: readonly string[] 
   return q.execute();
 }
 
+/** Every employed person's e-mail in the company, lower-cased (the employee import's duplicate check). */
+export async function listEmploymentEmails(trx: Tx): Promise<string[]> {
+  const rows = await trx.selectFrom('employments as e').innerJoin('users as u', 'u.id', 'e.user_id').select((eb) => eb.fn<string>('lower', ['u.email']).as('email')).execute();
+  return rows.map((r) => r.email);
+}
+
 export async function findEmployee(trx: Tx, id: string) {
   return trx
     .selectFrom('employments as e')

@@ -11,6 +11,7 @@
  */
 import { liftBlocksExceptHardCap, subjectFor } from '../../platform/auth/throttle.ts';
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import type { AppDeps } from '../../platform/deps.ts';
 import type { UserActor } from '../../platform/auth/actor.ts';
 import { withTenant, type DbContext, type Tx } from '../../platform/db/context.ts';
@@ -369,42 +370,60 @@ export type CreatedEmployee = { employmentId: string; name: string; email: strin
 export async function createEmployee(ctx: OrgCtx, input: NewEmployee): Promise<CreatedEmployee> {
   const lookup = { lookupEmail: input.email };
   const emailTaken = () => new OrgValidationError('errEmailTaken', { email: 'errEmailTaken' });
-  return run(
-    ctx,
-    async (trx) => {
-      const scope = await loadScope(trx, ctx.actor);
-      await checkPlacement(trx, scope, input);
-      if (await repo.staffEmailExists(trx, input.email)) throw emailTaken();
-      const employmentId = randomUUID();
-      const fields = { title: input.title, role: input.role, language: input.language, team_id: input.teamId, department_id: input.departmentId };
-      const user = await repo.findUserByEmail(trx, input.email);
-      if (user) {
-        if (await repo.findEmploymentOfUser(trx, ctx.actor.companyId, user.id)) {
-          throw new OrgValidationError('errAlreadyEmployed', { email: 'errAlreadyEmployed' });
-        }
-        await repo.insertEmployment(trx, { id: employmentId, company_id: ctx.actor.companyId, user_id: user.id, ...fields });
-        await record(trx, ctx, { type: 'org.employee.created', objectType: 'employment', objectId: employmentId, data: { userId: user.id, role: input.role, newUser: false } });
-        return { employmentId, name: user.name, email: user.email, existingUser: true, invited: false };
-      }
-      const userId = randomUUID();
-      await repo.insertUser(trx, { id: userId, email: input.email, name: input.name, passwordHash: null });
-      await repo.insertEmployment(trx, { id: employmentId, company_id: ctx.actor.companyId, user_id: userId, ...fields });
-      await record(trx, ctx, { type: 'org.employee.created', objectType: 'employment', objectId: employmentId, data: { userId, role: input.role, newUser: true } });
-      await sendInvitation(trx, {
-        userId,
-        companyId: ctx.actor.companyId,
-        companyName: ctx.actor.companyName,
-        email: input.email,
-        name: input.name,
-        lang: input.language,
-        who: whoFromActor(ctx.actor, ctx.ip),
-        now: ctx.deps.clock.now(),
-      });
-      return { employmentId, name: input.name, email: input.email, existingUser: false, invited: true };
-    },
-    { unique: emailTaken },
-    lookup,
-  );
+  return run(ctx, async (trx) => createEmployeeIn(trx, ctx, await loadScope(trx, ctx.actor), input), { unique: emailTaken }, lookup);
+}
+
+/**
+ * The creation itself, inside a transaction the caller opened in the actor's company with the
+ * scope it loaded there (the employee import creates many people in one transaction this way).
+ * Authorizes the placement, creates, audits and invites exactly as createEmployee does.
+ */
+export async function createEmployeeIn(trx: Tx, ctx: OrgCtx, scope: OrgScope, input: NewEmployee): Promise<CreatedEmployee> {
+  // The identity lookups (users, staff accounts) see only the e-mail named in the context.
+  await sql`select set_config('app.lookup_email', ${input.email.toLowerCase()}, true)`.execute(trx);
+  await checkPlacement(trx, scope, input);
+  if (await repo.staffEmailExists(trx, input.email)) throw new OrgValidationError('errEmailTaken', { email: 'errEmailTaken' });
+  const employmentId = randomUUID();
+  const fields = { title: input.title, role: input.role, language: input.language, team_id: input.teamId, department_id: input.departmentId };
+  const user = await repo.findUserByEmail(trx, input.email);
+  if (user) {
+    if (await repo.findEmploymentOfUser(trx, ctx.actor.companyId, user.id)) {
+      throw new OrgValidationError('errAlreadyEmployed', { email: 'errAlreadyEmployed' });
+    }
+    await repo.insertEmployment(trx, { id: employmentId, company_id: ctx.actor.companyId, user_id: user.id, ...fields });
+    await record(trx, ctx, { type: 'org.employee.created', objectType: 'employment', objectId: employmentId, data: { userId: user.id, role: input.role, newUser: false } });
+    return { employmentId, name: user.name, email: user.email, existingUser: true, invited: false };
+  }
+  const userId = randomUUID();
+  await repo.insertUser(trx, { id: userId, email: input.email, name: input.name, passwordHash: null });
+  await repo.insertEmployment(trx, { id: employmentId, company_id: ctx.actor.companyId, user_id: userId, ...fields });
+  await record(trx, ctx, { type: 'org.employee.created', objectType: 'employment', objectId: employmentId, data: { userId, role: input.role, newUser: true } });
+  await sendInvitation(trx, {
+    userId,
+    companyId: ctx.actor.companyId,
+    companyName: ctx.actor.companyName,
+    email: input.email,
+    name: input.name,
+    lang: input.language,
+    who: whoFromActor(ctx.actor, ctx.ip),
+    now: ctx.deps.clock.now(),
+  });
+  return { employmentId, name: input.name, email: input.email, existingUser: false, invited: true };
+}
+
+/** The actor's organisation scope inside an open transaction (NotFound for anyone else). */
+export function orgScopeIn(trx: Tx, actor: UserActor): Promise<OrgScope> {
+  return loadScope(trx, actor);
+}
+
+/** The teams the scope reaches (for the import's team column: a name or an id). */
+export async function reachableTeamsIn(trx: Tx, scope: OrgScope): Promise<{ id: string; name: string }[]> {
+  return (await repo.listTeams(trx, rootsOf(scope))).map((t) => ({ id: t.id, name: t.name }));
+}
+
+/** The lower-cased e-mails of everyone employed in the company (fired people inside their rehire window too). */
+export async function employedEmailsIn(trx: Tx): Promise<Set<string>> {
+  return new Set(await repo.listEmploymentEmails(trx));
 }
 
 /**

@@ -433,6 +433,9 @@ export function EmployeesPage(props: { vc: ViewContext; employees: EmployeeRow[]
         <a class="button" href="/org/employees/new">
           {t('newEmployee')}
         </a>
+        <a class="button secondary" href="/org/import">
+          {t('importEmployees')}
+        </a>
         <form method="get" action="/org/employees" class="actions" role="search">
           <label for="q">{t('searchLabel')}</label>
           <input id="q" name="q" type="search" value={props.q} maxLength={254} />

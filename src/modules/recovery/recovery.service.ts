@@ -24,7 +24,7 @@ import { audit, whoFromActor, type AuditWho } from '../../platform/audit/audit.t
 import type { Actor } from '../../platform/auth/actor.ts';
 import { ownAccountContext, passwordHashOf } from '../../platform/auth/own-account.ts';
 import { findLiveToken, issueAccountToken, spendToken, LINK_TOKEN_RE, type LiveToken, type TokenOwner } from '../../platform/auth/account-tokens.ts';
-import { afterBlocksStarted, firstNameOf, recipientOf } from '../../platform/auth/login-notices.ts';
+import { afterBlocksStarted, firstNameOf, mirrorNotice, recipientOf } from '../../platform/auth/login-notices.ts';
 import { enforceRate, hitRate, RATE_RULES } from '../../platform/auth/rate-limit.ts';
 import { checkNewPassword, type PasswordProblem } from '../../platform/auth/password-policy.ts';
 import { checkThrottle, liftAllBlocks, liftUnknownSourcesBlock, recordFailure, subjectFor } from '../../platform/auth/throttle.ts';
@@ -175,6 +175,7 @@ export async function completeSetPassword(
       await audit(trx, auditWho, { type: 'auth.password_reset.completed', data: { sessionsEnded: ended } });
       const to = await recipientOf(trx, who.owner);
       if (to) await enqueueMail(trx, { to: to.email, lang: to.lang, template: 'password_changed', model: { firstName: to.firstName, at: now } });
+      await mirrorNotice(trx, who.owner, 'password_changed', now);
     }
     return who.email;
   });
@@ -309,6 +310,7 @@ export async function completeEmailChange(deps: AppDeps, input: { token: string;
     else await trx.updateTable('staff_accounts').set({ email: newEmail }).where('id', '=', who.owner.staffId).execute();
     await audit(trx, whoOf(who, null, input.ip), { type: 'auth.email.changed' });
     if (to) await enqueueMail(trx, { to: who.email, lang: to.lang, template: 'email_changed_notice', model: { firstName: to.firstName, at: now } });
+    await mirrorNotice(trx, who.owner, 'email_changed_notice', now);
     return { kind: 'ok' };
   });
   return result ?? { kind: 'invalid' };

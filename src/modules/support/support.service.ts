@@ -104,12 +104,17 @@ async function mailAdmins(trx: Tx, companyId: string, companyName: string, chang
   const admins = await trx
     .selectFrom('employments as e')
     .innerJoin('users as u', 'u.id', 'e.user_id')
-    .select(['u.email', 'u.name', 'e.language'])
+    .select(['e.id', 'u.email', 'u.name', 'e.language'])
     .where('e.company_id', '=', companyId)
     .where('e.role', '=', 'company_admin')
     .where('e.fired_at', 'is', null)
     .execute();
   for (const admin of admins) {
+    // Mirrored in the app (issue 8).
+    await trx
+      .insertInto('notifications')
+      .values({ id: randomUUID(), company_id: companyId, employment_id: admin.id, reminder: 'support_access', deadline: null, path: '/org/settings/support', created_at: at, digested_at: at })
+      .execute();
     await enqueueMail(trx, {
       to: admin.email,
       lang: admin.language,

@@ -39,6 +39,8 @@ export type AuditEventType =
   | 'auth.email.changed'
   | 'auth.rate_limited'
   | 'settings.language_changed'
+  | 'settings.reminders_changed'
+  | 'reminders.nudged'
   | 'audit.exported'
   | 'support.consent_given'
   | 'support.consent_withdrawn'
@@ -48,6 +50,8 @@ export type AuditEventType =
   | 'company.created'
   | 'company.security_settings_changed'
   | 'staff.created'
+  | 'platform.module_off'
+  | 'platform.module_on'
   | 'staff.disabled'
   | 'org.department.created'
   | 'org.department.updated'
@@ -86,7 +90,11 @@ export type AuditEventType =
   | 'files.uploaded'
   | 'files.available'
   | 'files.infected'
-  | 'files.downloaded';
+  | 'files.downloaded'
+  | 'import.uploaded'
+  | 'import.applied'
+  | 'import.refused'
+  | 'import.discarded';
 
 export type AuditInput = {
   type: AuditEventType;

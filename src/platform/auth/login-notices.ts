@@ -10,6 +10,7 @@
  * doubling). A new-device notice is sent only when the account has logged in from somewhere
  * before, so a first login does not alarm anyone.
  */
+import { randomUUID } from 'node:crypto';
 import type { Tx } from '../db/context.ts';
 import { enterContext } from '../db/context.ts';
 import { audit, type AuditWho } from '../audit/audit.ts';
@@ -82,6 +83,7 @@ export async function afterBlocksStarted(
         .executeTakeFirst();
   const until = latest?.until ? new Date(latest.until) : undefined;
   await enqueueMail(trx, { to: to.email, lang: to.lang, template: 'lockout', model: { firstName: to.firstName, until } });
+  await mirrorNotice(trx, owner, 'lockout', now);
 }
 
 /**
@@ -94,11 +96,44 @@ export async function noticeIfNewDevice(trx: Tx, input: { owner: TokenOwner; sub
   const to = await recipientOf(trx, input.owner);
   if (!to) return false;
   await enqueueMail(trx, { to: to.email, lang: to.lang, template: 'new_device_login', model: { firstName: to.firstName, at: input.now } });
+  await mirrorNotice(trx, input.owner, 'new_device_login', input.now);
   return true;
 }
 
 /** A second factor was added or removed (app, passkey): the owner is told, whoever did it. */
 export async function noticeFactorChanged(trx: Tx, owner: TokenOwner, change: 'added' | 'removed', now: Date): Promise<void> {
   const to = await recipientOf(trx, owner);
-  if (to) await enqueueMail(trx, { to: to.email, lang: to.lang, template: 'second_factor_changed', model: { firstName: to.firstName, change, at: now } });
+  if (!to) return;
+  await enqueueMail(trx, { to: to.email, lang: to.lang, template: 'second_factor_changed', model: { firstName: to.firstName, change, at: now } });
+  await mirrorNotice(trx, owner, 'second_factor_changed', now);
+}
+
+/** The account notices that are mirrored as in-app notifications (issue 8), and where they point. */
+export const ACCOUNT_NOTICE_PATHS = {
+  lockout: '/account/sessions',
+  new_device_login: '/account/sessions',
+  second_factor_changed: '/account/two-factor',
+  password_changed: '/account/sessions',
+  email_changed_notice: '/account/email',
+} as const;
+export type AccountNotice = keyof typeof ACCOUNT_NOTICE_PATHS;
+
+/**
+ * Mirrors an account notice in the app, on the person's first active employment (staff have no
+ * in-app list). Runs in the caller's transaction, whose context must name the user.
+ */
+export async function mirrorNotice(trx: Tx, owner: TokenOwner, kind: AccountNotice, at: Date): Promise<void> {
+  if (!('userId' in owner)) return;
+  const e = await trx
+    .selectFrom('employments')
+    .select(['id', 'company_id'])
+    .where('user_id', '=', owner.userId)
+    .where('fired_at', 'is', null)
+    .orderBy('created_at')
+    .executeTakeFirst();
+  if (!e) return;
+  await trx
+    .insertInto('notifications')
+    .values({ id: randomUUID(), company_id: e.company_id, employment_id: e.id, reminder: kind, deadline: null, path: ACCOUNT_NOTICE_PATHS[kind], created_at: at, digested_at: at })
+    .execute();
 }

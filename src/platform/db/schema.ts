@@ -59,6 +59,8 @@ export interface EmploymentsTable {
   fired_at: Date | null;
   fired_by: string | null;
   created_at: Timestamp;
+  reminders_off: ColumnType<string[], string[] | undefined, string[]>;
+  reminders_digest: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export const RESPONSIBILITIES = [
@@ -404,7 +406,10 @@ export type FileState = 'uploading' | 'waiting' | 'available' | 'infected';
 export interface FilesTable {
   id: string;
   company_id: string;
-  purpose: 'inbox';
+  purpose: 'inbox' | 'dialogue';
+  /** Set for dialogue attachments (migration 015); agreement_id also for an agreement's. */
+  dialogue_id: ColumnType<string | null, string | null | undefined, string | null>;
+  agreement_id: ColumnType<string | null, string | null | undefined, string | null>;
   uploaded_by: string | null;
   name: string;
   kind: FileKind;
@@ -453,7 +458,51 @@ export interface DocumentViewsTable {
   viewed_at: Timestamp;
 }
 
+export type EmployeeImportState = 'pending' | 'applied' | 'refused' | 'discarded';
+/** Employee imports (issue 7, migration 016): which uploaded file was sent for an import, and its fate. */
+export interface EmployeeImportsTable {
+  id: string;
+  company_id: string;
+  file_id: string | null;
+  uploaded_by: string | null;
+  state: ColumnType<EmployeeImportState, EmployeeImportState | undefined, EmployeeImportState>;
+  created_count: ColumnType<number, number | undefined, number>;
+  created_at: ColumnType<Date, Date | undefined, never>;
+  finished_at: Date | null;
+}
+
+// Reminders (migrations/017_reminders.sql).
+export interface NotificationsTable {
+  id: string;
+  company_id: string;
+  employment_id: string;
+  reminder: string;
+  deadline: Date | null;
+  path: string;
+  created_at: Timestamp;
+  read_at: Date | null;
+  digested_at: Date | null;
+}
+export interface RemindersSentTable {
+  company_id: string;
+  subject_id: string;
+  reminder: string;
+  employment_id: string;
+  on_date: string;
+  created_at: Timestamp;
+}
+
+export interface ModuleSwitchesTable {
+  module: string;
+  off: boolean;
+  reason: string | null;
+  changed_at: Timestamp;
+}
+
 export interface DB {
+  module_switches: ModuleSwitchesTable;
+  notifications: NotificationsTable;
+  reminders_sent: RemindersSentTable;
   document_views: DocumentViewsTable;
   support_consents: SupportConsentsTable;
   mail_outbox: MailOutboxTable;
@@ -485,6 +534,7 @@ export interface DB {
   dialogue_signatures: DialogueSignaturesTable;
   sickness_reports: SicknessReportsTable;
   files: FilesTable;
+  employee_imports: EmployeeImportsTable;
   file_chunks: FileChunksTable;
   api_settings: ApiSettingsTable;
   api_tokens: ApiTokensTable;

@@ -58,6 +58,9 @@ export const common = defineMessages({
     viewedByDelegate: 'delegeret',
     viewedByTimes: '({n} gange)',
     viewedByShowAll: 'Vis alle ({n})',
+    navNotifications: 'Notifikationer',
+    unavailableTitle: 'Midlertidigt utilgængelig',
+    unavailableBody: 'Denne del af Samtale er midlertidigt lukket på grund af sikkerhedsvedligeholdelse. Dine data er i behold. Prøv igen senere.',
   },
   en: {
     appName: 'Samtale',
@@ -116,6 +119,9 @@ export const common = defineMessages({
     viewedByDelegate: 'delegate',
     viewedByTimes: '({n} times)',
     viewedByShowAll: 'Show all ({n})',
+    navNotifications: 'Notifications',
+    unavailableTitle: 'Temporarily unavailable',
+    unavailableBody: 'This part of Samtale is temporarily closed for security maintenance. Your data is safe. Please try again later.',
   },
   sv: {
     appName: 'Samtale',
@@ -174,5 +180,8 @@ export const common = defineMessages({
     viewedByDelegate: 'delegerad',
     viewedByTimes: '({n} gånger)',
     viewedByShowAll: 'Visa alla ({n})',
+    navNotifications: 'Aviseringar',
+    unavailableTitle: 'Tillfälligt otillgänglig',
+    unavailableBody: 'Den här delen av Samtale är tillfälligt stängd för säkerhetsunderhåll. Dina data är i säkerhet. Försök igen senare.',
   },
 });

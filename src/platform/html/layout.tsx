@@ -24,7 +24,7 @@ function navFor(vc: ViewContext): NavItem[] {
   const a = vc.actor;
   if (!a) return [];
   if (a.kind === 'staff') return [{ href: '/staff/companies', label: t('navCompanies') }];
-  const items: NavItem[] = [{ href: '/dashboard', label: t('navDashboard') }, { href: '/dialogues', label: t('navDialogues') }, { href: '/inbox', label: t('navInbox') }];
+  const items: NavItem[] = [{ href: '/dashboard', label: t('navDashboard') }, { href: '/dialogues', label: t('navDialogues') }, { href: '/inbox', label: t('navInbox') }, { href: '/notifications', label: t('navNotifications') }];
   if (a.role === 'company_admin' || a.managesDepartment) {
     items.push({ href: '/org', label: t('navOrganisation') }, { href: '/org/employees', label: t('navEmployees') });
   }

@@ -18,6 +18,7 @@ import type { Actor } from '../auth/actor.ts';
 import { loadSession } from '../auth/sessions.ts';
 import { randomToken, safeEqual } from '../auth/tokens.ts';
 import { enforceRate, RATE_RULES } from '../auth/rate-limit.ts';
+import { moduleOfPath, modulesOff } from '../modules/switches.ts';
 import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError, ConflictError } from '../errors.ts';
 import { isLang, langFromAcceptLanguage, translator, type Lang } from '../i18n/i18n.ts';
 import { common } from '../html/common.i18n.ts';
@@ -165,6 +166,10 @@ export async function buildHttp(deps: AppDeps): Promise<FastifyInstance> {
       req.csrfToken = pre;
     }
 
+    // P7: a module switched off by an operator answers 503 before anything else happens.
+    const module = moduleOfPath(req.url.split('?')[0] ?? '/');
+    if (module && (await modulesOff(deps)).has(module)) throw new ModuleOffError();
+
     const routeConfig = req.routeOptions.config;
     const isPublic = routeConfig?.public === true || req.routeOptions.url === undefined;
     if (!isPublic) {
@@ -195,6 +200,7 @@ export async function buildHttp(deps: AppDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler(async (req, reply) => errorPage(req, reply, 404));
 
   app.setErrorHandler(async (error: unknown, req, reply) => {
+    if (error instanceof ModuleOffError) return errorPage(req, reply, 503);
     if (error instanceof UnauthenticatedError) {
       if (wantsHtml(req) && req.method === 'GET') {
         return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303);
@@ -224,6 +230,10 @@ export async function buildHttp(deps: AppDeps): Promise<FastifyInstance> {
 }
 
 class CsrfError extends Error {}
+/** A module switched off by an operator (P7): 503 everywhere, a page or the API's JSON. */
+class ModuleOffError extends Error {
+  readonly statusCode = 503;
+}
 
 function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
@@ -247,7 +257,7 @@ function wantsHtml(req: FastifyRequest): boolean {
   return accept.includes('text/html') || accept === '' || accept.includes('*/*');
 }
 
-type Status = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500;
+type Status = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500 | 503;
 
 function errorPage(req: FastifyRequest, reply: FastifyReply, status: Status, kind?: 'csrf') {
   if (!req.lang) req.lang = langFromAcceptLanguage(req.headers['accept-language']);
@@ -263,6 +273,8 @@ function errorPage(req: FastifyRequest, reply: FastifyReply, status: Status, kin
             ? [t('tooLargeTitle'), t('tooLargeBody')]
             : status === 429
               ? [t('tooManyTitle'), t('tooManyBody')]
+              : status === 503
+                ? [t('unavailableTitle'), t('unavailableBody')]
               : status === 500
                 ? [t('serverErrorTitle'), t('serverErrorBody', { ref: String(req.id) })]
                 : [t('badRequestTitle'), t('badRequestBody')];

@@ -16,6 +16,7 @@
  * therefore never loses a mail: it stays pending until the server is back or the attempts run out.
  * After sending, the model (which may hold a link with a token) is cleared from the row.
  */
+import { modulesOff } from '../modules/switches.ts';
 import { sql } from 'kysely';
 import type { AppDeps } from '../deps.ts';
 import { unsafeSystemTransaction, withTenant } from '../db/context.ts';
@@ -86,8 +87,10 @@ function messageDomain(publicUrl: string | undefined): string {
  * may call it directly with a FakeClock.
  */
 export async function unsafeDeliverDueMail(deps: AppDeps, opts: { batch?: number; maxBatches?: number; scope?: DeliveryScope } = {}): Promise<DeliveryResult> {
-  const transport = mailTransport(deps.config, deps.clock);
   const result: DeliveryResult = { sent: 0, retrying: 0, failed: 0 };
+  // P7: with e-mail switched off, mails wait in the outbox (nothing is lost) until it is on again.
+  if ((await modulesOff(deps)).has('email')) return result;
+  const transport = mailTransport(deps.config, deps.clock);
   const batch = opts.batch ?? 20;
   // When the server cannot be reached, the rest of the batch is not tried (each try could wait
   // for the full connection timeout): those rows count a failed attempt with the same error.

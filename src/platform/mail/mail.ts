@@ -31,11 +31,29 @@ export type MailModels = {
   email_change_confirm: { firstName: string; path: PortalPath; expiresAt: Date };
   /** Sent to the OLD address after the change. Deliberately without the new address. */
   email_changed_notice: { firstName: string; at: Date };
+  /** A dialogue reminder (issue 8): what kind of task, a date where one applies, a link. */
+  reminder: { firstName: string; companyName: string; reminder: ReminderKind; deadline?: Date | undefined; path: PortalPath };
+  /** The day's reminders in one mail, for people who chose a daily digest; links to the in-app list. */
+  digest: { firstName: string; companyName: string; items: { reminder: ReminderKind; deadline?: Date | undefined }[]; path: PortalPath };
   /** To every company admin: support access was given (until), used for the first time, or withdrawn. */
   support_access: { firstName: string; companyName: string; change: 'given' | 'used' | 'withdrawn'; at: Date; until?: Date | undefined; path: PortalPath };
 };
 
 export type MailTemplate = keyof MailModels;
+
+/** The reminders and notices about dialogues (issue 8); none of them names another person. */
+export const REMINDER_KINDS = [
+  'round_invitation',
+  'preparation_due_soon',
+  'preparation_overdue',
+  'both_prepared',
+  'meeting_tomorrow',
+  'sign_off_waiting',
+  'agreement_follow_up',
+  'sickness_dialogue_due',
+  'nudge',
+] as const;
+export type ReminderKind = (typeof REMINDER_KINDS)[number];
 
 export const MAIL_TEMPLATES = [
   'invitation',
@@ -48,6 +66,8 @@ export const MAIL_TEMPLATES = [
   'email_change_confirm',
   'email_changed_notice',
   'support_access',
+  'reminder',
+  'digest',
 ] as const satisfies readonly MailTemplate[];
 
 export type MailRequest<T extends MailTemplate = MailTemplate> = {

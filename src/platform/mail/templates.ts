@@ -12,8 +12,8 @@
 import { h, type VNode } from 'preact';
 import { render } from 'preact-render-to-string';
 import { z } from 'zod';
-import { formatDateTime, translator, type Lang } from '../i18n/i18n.ts';
-import type { MailModels, MailTemplate } from './mail.ts';
+import { formatDate, formatDateTime, translator, type Lang } from '../i18n/i18n.ts';
+import { REMINDER_KINDS, type MailModels, type MailTemplate, type ReminderKind } from './mail.ts';
 import { mailMessages, type MailMessageKey } from './mail.i18n.ts';
 
 // A first name: one line, no control characters, short. Only the first word of a full name
@@ -40,6 +40,8 @@ const schemas = {
   password_changed: z.object({ firstName, at: when }),
   email_change_confirm: z.object({ firstName, path, expiresAt: when }),
   email_changed_notice: z.object({ firstName, at: when }),
+  reminder: z.object({ firstName, companyName, reminder: z.enum(REMINDER_KINDS), deadline: when.optional(), path }),
+  digest: z.object({ firstName, companyName, items: z.array(z.object({ reminder: z.enum(REMINDER_KINDS), deadline: when.optional() })).min(1).max(100), path }),
   support_access: z.object({ firstName, companyName, change: z.enum(['given', 'used', 'withdrawn']), at: when, until: when.optional(), path }),
 } satisfies { [T in MailTemplate]: z.ZodType<MailModels[T], unknown> };
 
@@ -63,6 +65,22 @@ type Line = { key: MailMessageKey; params?: Record<string, string> };
 export function portalLink(publicUrl: string | undefined, path: string): string {
   const base = new URL(publicUrl ?? 'http://localhost:3000');
   return base.origin + base.pathname.replace(/\/$/, '') + path;
+}
+
+const REMINDER_LINE: Record<ReminderKind, MailMessageKey> = {
+  round_invitation: 'remRoundInvitation',
+  preparation_due_soon: 'remPreparationDueSoon',
+  preparation_overdue: 'remPreparationOverdue',
+  both_prepared: 'remBothPrepared',
+  meeting_tomorrow: 'remMeetingTomorrow',
+  sign_off_waiting: 'remSignOffWaiting',
+  agreement_follow_up: 'remAgreementFollowUp',
+  sickness_dialogue_due: 'remSicknessDue',
+  nudge: 'remNudge',
+};
+
+function dateOnly(lang: Lang, d: Date): string {
+  return formatDate(lang, d);
 }
 
 function bodyLines(template: MailTemplate, m: Record<string, unknown>, lang: Lang): { subject: MailMessageKey; lines: Line[]; linkLabel?: MailMessageKey } {
@@ -112,6 +130,25 @@ function bodyLines(template: MailTemplate, m: Record<string, unknown>, lang: Lan
       };
     case 'email_changed_notice':
       return { subject: 'emailChangedSubject', lines: [{ key: 'emailChangedBody', params: { time: at(m.at) } }, { key: 'notYouSecurity' }] };
+    case 'reminder': {
+      const deadline = m.deadline ? dateOnly(lang, m.deadline as Date) : '';
+      return {
+        subject: 'reminderSubject',
+        lines: [{ key: REMINDER_LINE[m.reminder as ReminderKind], params: { company: m.companyName as string, deadline } }],
+        linkLabel: 'reminderLink',
+      };
+    }
+    case 'digest': {
+      const items = m.items as { reminder: ReminderKind; deadline?: Date }[];
+      return {
+        subject: 'digestSubject',
+        lines: [
+          { key: 'digestIntro', params: { company: m.companyName as string, n: String(items.length) } },
+          ...items.map((i) => ({ key: REMINDER_LINE[i.reminder], params: { company: m.companyName as string, deadline: i.deadline ? dateOnly(lang, i.deadline) : '' } })),
+        ],
+        linkLabel: 'digestLink',
+      };
+    }
     case 'support_access': {
       const params = { company: m.companyName as string, time: at(m.at), until: m.until ? at(m.until) : '' };
       const key = m.change === 'given' ? 'supportGivenBody' : m.change === 'used' ? 'supportUsedBody' : 'supportWithdrawnBody';

@@ -27,7 +27,17 @@ import type { JobDefinition } from '../jobs/jobs.ts';
 import { contentStore, type StoreScope } from './store.ts';
 import { cleanFileName, extensionOf, FILE_KINDS, headMatches, inspectZip, isText, isZipKind, kindForExtension } from './file-types.ts';
 
-export type RefusalReason = 'type' | 'too_large' | 'quota' | 'empty' | 'zip_bomb' | 'zip_invalid' | 'no_name';
+export type RefusalReason = 'type' | 'too_large' | 'quota' | 'empty' | 'zip_bomb' | 'zip_invalid' | 'no_name' | 'dialogue_limit' | 'locked';
+
+/**
+ * Where a file goes: the company's inbox, or a dialogue (and optionally one of its agreements).
+ * `admit` runs in the transaction that creates the row, before it is inserted: the caller locks
+ * what it needs and re-checks its rules there (a closed dialogue, the per-dialogue limit), so two
+ * uploads at once cannot both slip past a limit.
+ */
+export type FileTarget =
+  | 'inbox'
+  | { purpose: 'dialogue'; dialogueId: string; agreementId: string | null; admit: (trx: Tx) => Promise<RefusalReason | undefined> };
 
 export type ReceiveOutcome =
   | { status: 'stored'; fileId: string; name: string; state: FileState; scanError: ScanErrorReason | null; signature: string | null }
@@ -74,8 +84,9 @@ async function drain(content: AsyncIterable<Uint8Array>): Promise<void> {
  * was accepted before a refusal stays. Throws only when the request itself broke (the row is
  * deleted first).
  */
-export async function receiveFile(deps: AppDeps, uploader: Uploader, purpose: 'inbox', incoming: Incoming, scanner: Scanner = scannerFromConfig(deps.config)): Promise<ReceiveOutcome> {
+export async function receiveFile(deps: AppDeps, uploader: Uploader, target: FileTarget, incoming: Incoming, scanner: Scanner = scannerFromConfig(deps.config)): Promise<ReceiveOutcome> {
   const limits = deps.config.uploads;
+  const purpose = target === 'inbox' ? 'inbox' : target.purpose;
   const name = cleanFileName(incoming.filename);
   const refuse = async (reason: RefusalReason): Promise<ReceiveOutcome> => {
     await drain(incoming.content);
@@ -89,12 +100,28 @@ export async function receiveFile(deps: AppDeps, uploader: Uploader, purpose: 'i
 
   const fileId = randomUUID();
   const scope = tenantScope(deps, uploader.companyId, uploader.userId);
-  await scope.run((trx) =>
-    trx
+  const admitted = await scope.run(async (trx) => {
+    const refusal = target === 'inbox' ? undefined : await target.admit(trx);
+    if (refusal) return refusal;
+    await trx
       .insertInto('files')
-      .values({ id: fileId, company_id: uploader.companyId, purpose, uploaded_by: uploader.employmentId, name, kind, content_type: FILE_KINDS[kind].contentType, state: 'uploading', created_at: deps.clock.now() })
-      .execute(),
-  );
+      .values({
+        id: fileId,
+        company_id: uploader.companyId,
+        purpose,
+        dialogue_id: target === 'inbox' ? null : target.dialogueId,
+        agreement_id: target === 'inbox' ? null : target.agreementId,
+        uploaded_by: uploader.employmentId,
+        name,
+        kind,
+        content_type: FILE_KINDS[kind].contentType,
+        state: 'uploading',
+        created_at: deps.clock.now(),
+      })
+      .execute();
+    return undefined;
+  });
+  if (admitted) return refuse(admitted);
   const discard = () => scope.run((trx) => trx.deleteFrom('files').where('id', '=', fileId).where('state', '=', 'uploading').execute());
 
   let refusal: RefusalReason | undefined;
@@ -146,7 +173,7 @@ export async function receiveFile(deps: AppDeps, uploader: Uploader, purpose: 'i
         .where('id', '=', fileId)
         .where('state', '=', 'uploading')
         .execute();
-      await audit(trx, uploader, { type: 'files.uploaded', objectType: 'file', objectId: fileId, data: { purpose, kind, sizeBytes: stored.size } }, now);
+      await audit(trx, uploader, { type: 'files.uploaded', objectType: 'file', objectId: fileId, data: { purpose, kind, sizeBytes: stored.size, ...(target === 'inbox' ? {} : { dialogueId: target.dialogueId, agreementId: target.agreementId }) } }, now);
     });
   } catch (err) {
     // The request broke off (client gone, parser error): no half file stays behind.
