@@ -8,7 +8,7 @@ import { createTestApp, type TestApp } from './helpers/app.ts';
 import { createCompany, createDialogue, type CompanyFixture } from './helpers/factories.ts';
 import { Agent, loggedIn } from './helpers/agent.ts';
 import { deliverMail, startSmtpServer, type TestSmtp } from './helpers/mail.ts';
-import { unsafeSystemTransaction } from '../src/platform/db/context.ts';
+import { unsafeSystemTransaction, withTenant } from '../src/platform/db/context.ts';
 import { unsafeSendDigests, unsafeSendDueReminders } from '../src/modules/reminders/reminders.service.ts';
 import { closeMailTransport } from '../src/platform/mail/transport.ts';
 import { recordSicknessFromApi } from '../src/modules/dialogues/dialogues.service.ts';
@@ -97,7 +97,8 @@ describe('round reminders by e-mail (issue 8)', () => {
     expect(await run(f)).toBe(3);
     expect(arrived(f.employee.email).some((m) => /følges op/.test(m.text))).toBe(true);
     // A sickness report makes a dialogue for the leader to hold: one reminder.
-    await unsafeSystemTransaction(t.deps.database, (trx) =>
+    // As the integration API does: inside the company's own transaction.
+    await withTenant(t.deps.database, { companyId: f.companyId }, (trx) =>
       recordSicknessFromApi(trx, { companyId: f.companyId, employmentId: f.colleague.employmentId, from: '2027-03-20', to: null, apiTokenId: crypto.randomUUID(), who: { companyId: f.companyId }, now: t.clock.now() }),
     );
     expect(await run(f)).toBe(1);
