@@ -2,8 +2,9 @@
 import type { Tx } from '../../platform/db/context.ts';
 import type { FormKind, Language } from '../../platform/db/schema.ts';
 
-export async function findFormByBuiltinKey(trx: Tx, key: string) {
-  return trx.selectFrom('forms').select(['id', 'name', 'kind', 'language']).where('builtin_key', '=', key).executeTakeFirst();
+/** The company's copy of a built-in form (the company named too, not left to row-level security alone). */
+export async function findFormByBuiltinKey(trx: Tx, companyId: string, key: string) {
+  return trx.selectFrom('forms').select(['id', 'name', 'kind', 'language']).where('company_id', '=', companyId).where('builtin_key', '=', key).executeTakeFirst();
 }
 
 export async function findForm(trx: Tx, id: string) {

@@ -39,7 +39,7 @@ export async function listFormChoices(trx: Tx): Promise<FormChoice[]> {
 export async function ensureBuiltinVersion(trx: Tx, who: AuditWho & { companyId: string }, key: string, at: Date): Promise<string> {
   const builtin = findBuiltin(key);
   if (!builtin) throw new NotFoundError();
-  let form = await repo.findFormByBuiltinKey(trx, key);
+  let form = await repo.findFormByBuiltinKey(trx, who.companyId, key);
   if (!form) {
     const id = randomUUID();
     await repo.insertForm(trx, { id, company_id: who.companyId, builtin_key: key, kind: builtin.kind, name: builtin.name, language: builtin.language });
