@@ -10,6 +10,7 @@ import { Agent, loggedIn } from './helpers/agent.ts';
 import { unsafeSystemTransaction, withSupport, withTenant, type Tx } from '../src/platform/db/context.ts';
 import { totpCode } from '../src/platform/auth/totp.ts';
 import { newestMails } from './helpers/mail.ts';
+import { recordSicknessFromApi } from '../src/modules/dialogues/dialogues.service.ts';
 
 let t: TestApp;
 let staff: { id: string; email: string };
@@ -231,6 +232,20 @@ describe('M13 support access only by consent', () => {
     for (const [what, attempt] of attempts) {
       await expect(withSupport(t.deps.database, ctx, attempt), what).rejects.toThrow(/permission denied/);
     }
+  });
+
+  it('M19: sickness-absence dialogues are health data: support neither lists nor opens them', async () => {
+    const f = await createCompany(t.deps);
+    const sick = await withTenant(t.deps.database, { companyId: f.companyId }, (trx) =>
+      recordSicknessFromApi(trx, { companyId: f.companyId, employmentId: f.employee.employmentId, from: t.clock.now().toISOString().slice(0, 10), to: null, apiTokenId: crypto.randomUUID(), who: { companyId: f.companyId }, now: t.clock.now() }),
+    );
+    expect(sick.dialogueId).toBeTruthy();
+    const { agent, secret } = await adminWithFactor(f);
+    await agent.post('/org/settings/support/consent', { allow: '1', reason: 'Check', hours: '24', code: code(secret) });
+    const s = await loggedIn(t.app, staff.email);
+    await s.post(`/staff/companies/${f.companyId}/enter`);
+    expect((await s.get('/support/dialogues')).body).not.toContain(sick.dialogueId ?? 'none');
+    expect((await s.get(`/support/dialogues/${sick.dialogueId}`)).statusCode).toBe(404);
   });
 });
 

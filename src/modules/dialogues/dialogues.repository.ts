@@ -224,6 +224,11 @@ export async function findDialogue(trx: Tx, id: string, lock = false) {
   return dialogueQuery(trx).where('g.id', '=', id).executeTakeFirst();
 }
 
+/** Every dialogue the transaction may see, newest first, except sickness-absence ones (support's list). */
+export async function listDialoguesExceptSickness(trx: Tx, limit: number) {
+  return dialogueQuery(trx).where('f.kind', '<>', 'sickness').orderBy('g.created_at', 'desc').limit(limit).execute();
+}
+
 export async function listDialoguesOfEmployee(trx: Tx, employmentId: string) {
   return dialogueQuery(trx).where('g.employee_employment_id', '=', employmentId).orderBy('g.created_at', 'desc').limit(200).execute();
 }

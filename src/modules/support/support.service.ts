@@ -17,7 +17,7 @@ import type { AppDeps } from '../../platform/deps.ts';
 import type { Actor, StaffActor, UserActor } from '../../platform/auth/actor.ts';
 import { withSupport, withTenant, type Tx } from '../../platform/db/context.ts';
 import { listViewers, recordView, type Viewer } from '../../platform/audit/views.ts';
-import { findDialogue, readAgreements, readAnswers, readDisagreement, readNotes, type AgreementRow, type DialogueRow, type StoredAnswer } from '../dialogues/dialogues.repository.ts';
+import { findDialogue, listDialoguesExceptSickness, readAgreements, readAnswers, readDisagreement, readNotes, type AgreementRow, type DialogueRow, type StoredAnswer } from '../dialogues/dialogues.repository.ts';
 import { getVersion } from '../forms/forms.service.ts';
 import { audit, whoFromActor } from '../../platform/audit/audit.ts';
 import { NotFoundError } from '../../platform/errors.ts';
@@ -298,24 +298,13 @@ export async function supportActivity(deps: AppDeps, actor: Actor | undefined): 
 
 export type SupportDialogueRow = { id: string; state: string; roundName: string | null; formName: string; employeeName: string; leaderName: string };
 
-/** The company's dialogues for support with consent (read-only; the read is audited). */
+/** The company's dialogues for support with consent (read-only, no sickness-absence ones; the read is audited). */
 export async function supportDialogues(deps: AppDeps, actor: StaffActor, ip: string): Promise<SupportDialogueRow[]> {
   const support = actor.support;
   if (!support) throw new NotFoundError();
   return withSupport(deps.database, supportContext(actor, support.companyId, deps.clock.now()), async (trx) => {
-    const rows = await trx
-      .selectFrom('dialogues as g')
-      .leftJoin('dialogue_rounds as r', 'r.id', 'g.round_id')
-      .innerJoin('employments as ee', 'ee.id', 'g.employee_employment_id')
-      .innerJoin('users as eu', 'eu.id', 'ee.user_id')
-      .innerJoin('employments as le', 'le.id', 'g.leader_employment_id')
-      .innerJoin('users as lu', 'lu.id', 'le.user_id')
-      .innerJoin('form_versions as fv', 'fv.id', 'g.form_version_id')
-      .innerJoin('forms as f', 'f.id', 'fv.form_id')
-      .select(['g.id', 'g.state', 'r.name as round_name', 'f.name as form_name', 'eu.name as employee_name', 'lu.name as leader_name'])
-      .orderBy('g.created_at', 'desc')
-      .limit(500)
-      .execute();
+    // Sickness-absence dialogues are health data: support never sees them, not even listed.
+    const rows = await listDialoguesExceptSickness(trx, 500);
     await audit(trx, { companyId: support.companyId, actorStaffId: actor.staffId, ip }, { type: 'support.viewed', data: { page: 'dialogues' } });
     return rows.map((r) => ({ id: r.id, state: r.state, roundName: r.round_name, formName: r.form_name, employeeName: r.employee_name, leaderName: r.leader_name }));
   });
@@ -342,7 +331,7 @@ export async function supportDialogue(deps: AppDeps, actor: StaffActor, id: stri
   const now = deps.clock.now();
   return withSupport(deps.database, supportContext(actor, support.companyId, now), async (trx) => {
     const d = await findDialogue(trx, id);
-    if (!d) throw new NotFoundError();
+    if (!d || d.form_kind === 'sickness') throw new NotFoundError();
     await recordView(trx, { companyId: support.companyId, objectType: 'dialogue', objectId: d.id, viewer: { staffId: actor.staffId }, role: 'support', at: now });
     await audit(trx, { companyId: support.companyId, actorStaffId: actor.staffId, ip }, { type: 'support.viewed', objectType: 'dialogue', objectId: d.id, data: { page: 'dialogue' } });
     return {
