@@ -17,7 +17,7 @@ import { sendFragment, sendPage } from '../../platform/html/render.ts';
 import { ConflictError, NotFoundError } from '../../platform/errors.ts';
 import { translator } from '../../platform/i18n/i18n.ts';
 import type { ReceiveOutcome } from '../../platform/storage/files.ts';
-import { drainStream, multipartOptions, readLeadingCsrf, remainingParts, sendDownload } from '../files/files.routes.tsx';
+import { drainStream, multipartOptions, readLeadingCsrf, receiveFileParts, remainingParts, sendDownload } from '../files/files.routes.tsx';
 import { filesMessages, type FilesKey } from '../files/files.i18n.ts';
 import { UploadResults, type Limits } from '../files/files.views.tsx';
 import { attachmentMessages } from './dialogues.attachments.i18n.ts';
@@ -105,27 +105,9 @@ export function registerDialogueAttachments(app: FastifyInstance, deps: AppDeps)
 
       const parts = remainingParts(req);
       if (!parts) return respond([], errorText('noFiles'), 422);
-      const outcomes: ReceiveOutcome[] = [];
-      try {
-        for (;;) {
-          const next = await parts.next();
-          if (next.done) break;
-          const part = next.value;
-          if (part.type !== 'file') continue;
-          if (part.fieldname !== 'files' || !part.filename) {
-            await drainStream(part.file);
-            continue;
-          }
-          const file = part.file;
-          outcomes.push(await service.attach(ctx, dialogueId, agreementId, { filename: part.filename, content: file as AsyncIterable<Uint8Array>, truncated: () => file.truncated === true }));
-        }
-      } catch (error) {
-        const code = (error as { code?: string }).code;
-        if (code === 'FST_FILES_LIMIT') return respond(outcomes, errorText('tooManyFiles'), 413);
-        const status = (error as { statusCode?: number }).statusCode;
-        if (status && status >= 400 && status < 500 && !(error instanceof NotFoundError)) return respond(outcomes, errorText('badUpload'), status === 413 ? 413 : 400);
-        throw error;
-      }
+      const run = await receiveFileParts(parts, (upload) => service.attach(ctx, dialogueId, agreementId, upload));
+      if (run.problem) return respond(run.outcomes, errorText(run.problem.key), run.problem.status);
+      const outcomes = run.outcomes;
       if (outcomes.length === 0) return respond([], errorText('noFiles'), 422);
       // A dialogue closed while the upload ran refuses like a closed one.
       if (outcomes.every((o) => o.status === 'refused' && o.reason === 'locked')) return respond(outcomes, undefined, 409);

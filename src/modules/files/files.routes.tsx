@@ -81,6 +81,38 @@ export function remainingParts(req: FastifyRequest): AsyncIterator<Part> | undef
 }
 
 /** The multipart parser's options for an upload route's scope. */
+export type FileUpload = { filename: string; content: AsyncIterable<Uint8Array>; truncated: () => boolean };
+export type UploadRun = { outcomes: ReceiveOutcome[]; problem?: { key: 'tooManyFiles' | 'badUpload'; status: 400 | 413 } };
+
+/**
+ * Reads the request's file parts one after the other and hands each to `receive` (one pipeline
+ * for the inbox and for attachments). Empty file inputs and unknown fields are read and skipped.
+ * Files saved before a problem (too many files, a broken body) stay saved and are reported.
+ */
+export async function receiveFileParts(parts: AsyncIterator<Part>, receive: (upload: FileUpload) => Promise<ReceiveOutcome>): Promise<UploadRun> {
+  const outcomes: ReceiveOutcome[] = [];
+  try {
+    for (;;) {
+      const next = await parts.next();
+      if (next.done) break;
+      const part = next.value;
+      if (part.type !== 'file') continue;
+      if (part.fieldname !== 'files' || !part.filename) {
+        await drainStream(part.file);
+        continue;
+      }
+      const file = part.file;
+      outcomes.push(await receive({ filename: part.filename, content: file as AsyncIterable<Uint8Array>, truncated: () => file.truncated === true }));
+    }
+  } catch (error) {
+    if ((error as { code?: string }).code === 'FST_FILES_LIMIT') return { outcomes, problem: { key: 'tooManyFiles', status: 413 } };
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500 && !(error instanceof NotFoundError)) return { outcomes, problem: { key: 'badUpload', status: status === 413 ? 413 : 400 } };
+    throw error;
+  }
+  return { outcomes };
+}
+
 export function multipartOptions(limits: Limits) {
   return {
     throwFileSizeLimit: false,
@@ -156,35 +188,9 @@ export function registerFiles(app: FastifyInstance, deps: AppDeps) {
 
         const parts = pendingParts.get(req);
         if (!parts) return respond([], 'noFiles', 422);
-        const outcomes: ReceiveOutcome[] = [];
-        try {
-          for (;;) {
-            const next = await parts.next();
-            if (next.done) break;
-            const part = next.value;
-            if (part.type !== 'file') continue;
-            if (part.fieldname !== 'files' || !part.filename) {
-              // An empty file input, or a field we do not know: read it and move on.
-              await drainStream(part.file);
-              continue;
-            }
-            const file = part.file;
-            outcomes.push(
-              await service.sendToInbox(ctx, {
-                filename: part.filename,
-                content: file as AsyncIterable<Uint8Array>,
-                truncated: () => file.truncated === true,
-              }),
-            );
-          }
-        } catch (error) {
-          const code = (error as { code?: string }).code;
-          // Files saved before the problem stay saved and are reported.
-          if (code === 'FST_FILES_LIMIT') return respond(outcomes, 'tooManyFiles', 413);
-          const status = (error as { statusCode?: number }).statusCode;
-          if (status && status >= 400 && status < 500) return respond(outcomes, 'badUpload', status === 413 ? 413 : 400);
-          throw error;
-        }
+        const run = await receiveFileParts(parts, (upload) => service.sendToInbox(ctx, upload));
+        if (run.problem) return respond(run.outcomes, run.problem.key, run.problem.status);
+        const outcomes = run.outcomes;
         if (outcomes.length === 0) return respond([], 'noFiles', 422);
         return respond(outcomes);
       },
