@@ -16,6 +16,7 @@ import { seedDemoIfEmpty } from './modules/demo/demo.ts';
 import { unsafeCreateCompany, unsafeCreateStaff, unsafeDisableStaff } from './modules/companies/companies.service.ts';
 import { ValidationError } from './platform/errors.ts';
 import { unsafeVerifyAuditChains } from './platform/audit/verify.ts';
+import { cliCommands } from './cli/registry.ts';
 import { MODULES, SWITCH_CACHE_MS, unsafeListModules, unsafeSetModule, type ModuleName } from './platform/modules/switches.ts';
 
 const HELP = `samtale <command> [options]
@@ -33,6 +34,7 @@ Commands:
   module off|on NAME [--reason R]
                               switch a module off or on at run time (uploads, api, sso, exports,
                               email); module list shows them
+${cliCommands.map((c) => c.help).join('\n')}
 
 Configuration comes from environment variables; see docs/operations.md.`;
 
@@ -53,6 +55,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = loadConfig();
+  const extra = cliCommands.find((c) => c.name === command);
+  if (extra) return extra.run(argv.slice(1), { config, openDeps });
   switch (command) {
     case 'migrate': {
       const deps = await openDeps(config);

@@ -1,0 +1,23 @@
+/**
+ * Commands of the `samtale` CLI that live in their own files (retention, backup, keys, ...).
+ * Each file exports one `CliCommand`; list it in `cliCommands` below and `src/main.ts` shows its
+ * help and runs it. A command opens the database itself through `openDeps` and closes it.
+ */
+import type { Config } from '../config.ts';
+import type { AppDeps } from '../platform/deps.ts';
+
+export type CliContext = {
+  config: Config;
+  openDeps(config: Config): Promise<AppDeps>;
+};
+
+export type CliCommand = {
+  /** First word on the command line, e.g. 'backup'. */
+  name: string;
+  /** Lines for `samtale --help`, already indented like the rest of the help. */
+  help: string;
+  /** argv without the command word; returns the exit code (2 for bad usage). */
+  run(args: string[], ctx: CliContext): Promise<number>;
+};
+
+export const cliCommands: CliCommand[] = [];
