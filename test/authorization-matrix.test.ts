@@ -152,6 +152,12 @@ const MATRIX: Record<string, Row> = {
   'POST /dialogues/:id/attachments': { allow: ['employee', 'leader'] },
   'POST /agreements/:id/attachments': { allow: ['employee', 'leader'] },
   'GET /attachments/:id/download': { allow: ['employee', 'leader'] },
+  // --- rows: dialogues flow (GRUS, MUS requests, signing, archive) ---
+  // --- rows: forms builder, statistics, exports ---
+  // --- rows: retention (leaving employees) ---
+  // --- rows: company termination and keys ---
+  // --- rows: backups ---
+  // --- rows: operations (metrics) ---
 };
 
 /** The dialogue made for a fixture company (routes under /dialogues, /rounds, /agreements). */
