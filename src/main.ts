@@ -55,6 +55,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const config = loadConfig();
+  // A registered command is one word ('backup') or two ('company terminate').
+  const twoWords = cliCommands.find((c) => c.name === `${command} ${sub ?? ''}`);
+  if (twoWords) return twoWords.run(argv.slice(2), { config, openDeps });
   const extra = cliCommands.find((c) => c.name === command);
   if (extra) return extra.run(argv.slice(1), { config, openDeps });
   switch (command) {

@@ -12,7 +12,7 @@ export type CliContext = {
 };
 
 export type CliCommand = {
-  /** First word on the command line, e.g. 'backup'. */
+  /** The command word, e.g. 'backup', or two words, e.g. 'company terminate' (then `run` gets the rest). */
   name: string;
   /** Lines for `samtale --help`, already indented like the rest of the help. */
   help: string;
