@@ -18,6 +18,7 @@
 import { sql } from 'kysely';
 import type { Tx } from '../db/context.ts';
 import { sha256Hex } from './tokens.ts';
+import { countLoginBlock, countLoginFailure } from '../metrics/metrics.ts';
 
 export const PER_SOURCE_LIMIT = 3;
 export const UNKNOWN_SOURCES_LIMIT = 10;
@@ -86,6 +87,9 @@ export async function recordFailure(trx: Tx, subject: string, source: string, kn
   if (await bump(source, PER_SOURCE_LIMIT)) started.push('source');
   if (!knownSource && (await bump(ALL_UNKNOWN, UNKNOWN_SOURCES_LIMIT))) started.push('unknown_sources');
   if (await bump(ALL_SOURCES, HARD_CAP, FOREVER)) started.push('hard_cap');
+  // P4: counted for /metrics (this node; the transaction may still roll back, rarely).
+  countLoginFailure();
+  for (const scope of started) countLoginBlock(scope);
   return started;
 }
 

@@ -16,6 +16,11 @@ export class PGlitePool {
   #queue: Array<() => void> = [];
   #busy = false;
 
+  /** One connection, busy or idle, and the callers waiting for it (for /metrics). */
+  stats() {
+    return { total: 1, idle: this.#busy ? 0 : 1, waiting: this.#queue.length, max: 1 };
+  }
+
   constructor(readonly pglite: PGlite) {}
 
   async connect() {

@@ -19,6 +19,7 @@ import { mailDeliveryJob } from '../mail/delivery.ts';
 import { loginCleanupJob } from '../auth/cleanup.ts';
 import { auditShipJob } from '../audit/ship.ts';
 import { fileCleanupJob, fileScanJob } from '../storage/files.ts';
+import { countJobRun } from '../metrics/metrics.ts';
 
 export type JobDefinition = {
   /** Lower-case, stable: it is the row's key in scheduled_jobs. */
@@ -104,17 +105,49 @@ export async function runDueJobs(deps: AppDeps, jobs: readonly JobDefinition[] =
       const result = await job.run(deps);
       await unsafeFinishJob(deps, job, null);
       outcomes.push({ name: job.name, ok: true, result });
+      countJobRun(job.name, true);
     } catch (err) {
       const error = shortError(err);
       log?.error({ job: job.name, error }, 'job failed');
       await unsafeFinishJob(deps, job, error).catch(() => undefined);
       outcomes.push({ name: job.name, ok: false, error });
+      countJobRun(job.name, false);
     }
   }
   return outcomes;
 }
 
 export type JobRunner = { stop(): Promise<void> };
+
+/**
+ * What /readyz knows about this node's runner (P4): when its last tick started and ended, by
+ * deps.clock. Kept per deps object (one per app), so several apps in one test process do not mix.
+ */
+type RunnerState = { tickMs: number; stallMs: number; stopped: boolean; tickStartedAt: Date | undefined; tickEndedAt: Date | undefined; running: boolean };
+const runnerStates = new WeakMap<AppDeps, RunnerState>();
+
+export type JobRunnerHealth =
+  | { status: 'not_started' }
+  | { status: 'ok' | 'stalled' | 'stopped'; lastTickAt: string | undefined; running: boolean };
+
+/**
+ * A tick running longer than this (or than the longest lease of the jobs it may run, such as the
+ * daily backup), or no tick for ten intervals, means the runner is stuck.
+ */
+export const RUNNER_STALL_MS = 15 * 60_000;
+
+export function jobRunnerHealth(deps: AppDeps): JobRunnerHealth {
+  const s = runnerStates.get(deps);
+  if (!s) return { status: 'not_started' };
+  const lastTickAt = (s.tickEndedAt ?? s.tickStartedAt)?.toISOString();
+  if (s.stopped) return { status: 'stopped', lastTickAt, running: s.running };
+  const now = deps.clock.now().getTime();
+  const idleLimit = Math.max(60_000, 10 * s.tickMs);
+  const stalled = s.running
+    ? now - (s.tickStartedAt?.getTime() ?? now) > s.stallMs
+    : now - (s.tickEndedAt ?? s.tickStartedAt ?? new Date(now)).getTime() > idleLimit;
+  return { status: stalled ? 'stalled' : 'ok', lastTickAt, running: s.running };
+}
 
 /**
  * For `samtale serve`: looks for due jobs every JOB_TICK_SECONDS until stop(), which waits for
@@ -125,14 +158,22 @@ export function startJobRunner(deps: AppDeps, opts: { log?: Log; jobs?: () => re
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
+  const state: RunnerState = { tickMs, stallMs: RUNNER_STALL_MS, stopped: false, tickStartedAt: deps.clock.now(), tickEndedAt: undefined, running: false };
+  runnerStates.set(deps, state);
   const tick = () => {
     timer = undefined;
     if (stopped) return;
-    running = runDueJobs(deps, opts.jobs ? opts.jobs() : registeredJobs(), opts.log)
+    state.running = true;
+    state.tickStartedAt = deps.clock.now();
+    const jobs = opts.jobs ? opts.jobs() : registeredJobs();
+    state.stallMs = Math.max(RUNNER_STALL_MS, ...jobs.map((j) => (j.leaseSeconds ?? 600) * 1000));
+    running = runDueJobs(deps, jobs, opts.log)
       .then(() => undefined)
       .catch((err: unknown) => opts.log?.error({ error: shortError(err) }, 'job runner tick failed'))
       .finally(() => {
         running = undefined;
+        state.running = false;
+        state.tickEndedAt = deps.clock.now();
         if (!stopped) timer = setTimeout(tick, tickMs);
       });
   };
@@ -140,6 +181,7 @@ export function startJobRunner(deps: AppDeps, opts: { log?: Log; jobs?: () => re
   return {
     async stop() {
       stopped = true;
+      state.stopped = true;
       if (timer) clearTimeout(timer);
       await running;
     },
