@@ -12,6 +12,7 @@ import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
 import type { DB } from './schema.ts';
 import { PGlitePool } from './pglite-pool.ts';
+import { connectToPrimary, isMultiHostUrl, MultiHostPool } from './multi-host.ts';
 
 export type Database = {
   kind: 'pglite' | 'postgres';
@@ -22,8 +23,12 @@ export type Database = {
    */
   ownerSession<T>(fn: (q: OwnerQuery) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /** Connection pool numbers for /metrics (P4). */
+  poolStats(): PoolStats;
   pglite?: PGlite;
 };
+
+export type PoolStats = { total: number; idle: number; waiting: number; max: number };
 
 const INT8 = 20;
 const DATE = 1082;
@@ -67,6 +72,7 @@ export function wrapPglite(pglite: PGlite): Database {
     kind: 'pglite',
     db,
     pglite,
+    poolStats: () => pool.stats(),
     async ownerSession(fn) {
       const client = await pool.connect();
       try {
@@ -86,16 +92,34 @@ export function wrapPglite(pglite: PGlite): Database {
 }
 
 function openPostgres(url: string, migrationUrl: string | undefined, poolSize: number): Database {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
-  // A broken idle connection must not crash the process; the next checkout reconnects.
-  pool.on('error', () => {});
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  // Several hosts (a replicated cluster, M11): our pool that follows the primary after a failover.
+  // One host: pg's own pool, unchanged.
+  let pool: pg.Pool | MultiHostPool;
+  if (isMultiHostUrl(url)) {
+    pool = new MultiHostPool(url, { max: poolSize });
+  } else {
+    const single = new pg.Pool({ connectionString: url, max: poolSize });
+    // A broken idle connection must not crash the process; the next checkout reconnects.
+    single.on('error', () => {});
+    // Nor one that breaks while checked out between two queries: its next query fails instead.
+    single.on('connect', (client) => client.on('error', () => {}));
+    pool = single;
+  }
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: pool as pg.Pool }) });
+  const ownerUrl = migrationUrl ?? url;
   return {
     kind: 'postgres',
     db,
+    poolStats: () =>
+      pool instanceof MultiHostPool ? pool.stats() : { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: poolSize },
     async ownerSession(fn) {
-      const client = new pg.Client({ connectionString: migrationUrl ?? url });
-      await client.connect();
+      let client: pg.Client;
+      if (isMultiHostUrl(ownerUrl)) {
+        client = await connectToPrimary(ownerUrl);
+      } else {
+        client = new pg.Client({ connectionString: ownerUrl });
+        await client.connect();
+      }
       try {
         return await fn(async (sqlText, params) => {
           const result = (await client.query(sqlText, params)) as unknown as pg.QueryResult | pg.QueryResult[];

@@ -22,9 +22,12 @@ import { moduleOfPath, modulesOff } from '../modules/switches.ts';
 import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError, ConflictError } from '../errors.ts';
 import { isLang, langFromAcceptLanguage, translator, type Lang } from '../i18n/i18n.ts';
 import { common } from '../html/common.i18n.ts';
+import { databaseUnavailable } from './database-unavailable.i18n.ts';
+import { isDatabaseUnavailable } from '../db/multi-host.ts';
 import { Layout, type ViewContext } from '../html/layout.tsx';
 import { staffNetwork } from './staff-network.ts';
 import { sendPage } from '../html/render.ts';
+import { observeRequest } from '../metrics/metrics.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -138,6 +141,11 @@ export async function buildHttp(deps: AppDeps): Promise<FastifyInstance> {
     return reply.header('cache-control', 'public, max-age=3600').type(asset.type).send(asset.body);
   });
 
+  // P4: request rate and latency per route pattern (never the raw URL) for /metrics.
+  app.addHook('onResponse', async (req, reply) => {
+    observeRequest(req.routeOptions.url, req.method, reply.statusCode, reply.elapsedTime / 1000);
+  });
+
   app.addHook('onRequest', async (req, reply) => {
     reply.header('content-security-policy', CSP);
     reply.header('x-content-type-options', 'nosniff');
@@ -222,6 +230,18 @@ export async function buildHttp(deps: AppDeps): Promise<FastifyInstance> {
       return errorPage(req, reply, 429);
     }
     if (status && status >= 400 && status < 500) return errorPage(req, reply, status === 404 ? 404 : 400);
+    // M11: the database is away or failing over. Not retried (a write may or may not have
+    // committed); the user is asked to try again.
+    if (isDatabaseUnavailable(error)) {
+      req.log.warn({ err: error }, 'database unavailable');
+      // The session (and its language) may not have been read: the browser's choice then.
+      if (!req.actor) {
+        const chosen = req.cookies[names.lang];
+        req.lang = isLang(chosen) ? chosen : langFromAcceptLanguage(req.headers['accept-language']);
+      }
+      reply.header('retry-after', '5');
+      return errorPage(req, reply, 503, 'database');
+    }
     req.log.error({ err: error }, 'unhandled error');
     return errorPage(req, reply, 500);
   });
@@ -259,12 +279,15 @@ function wantsHtml(req: FastifyRequest): boolean {
 
 type Status = 400 | 401 | 403 | 404 | 409 | 413 | 429 | 500 | 503;
 
-function errorPage(req: FastifyRequest, reply: FastifyReply, status: Status, kind?: 'csrf') {
+function errorPage(req: FastifyRequest, reply: FastifyReply, status: Status, kind?: 'csrf' | 'database') {
   if (!req.lang) req.lang = langFromAcceptLanguage(req.headers['accept-language']);
   const t = translator(req.lang, common);
+  const tdb = translator(req.lang, databaseUnavailable);
   const [title, body] =
     kind === 'csrf'
       ? [t('csrfTitle'), t('csrfBody')]
+      : kind === 'database'
+        ? [tdb('title'), tdb('body')]
       : status === 404 || status === 401
         ? [t('notFoundTitle'), t('notFoundBody')]
         : status === 403
