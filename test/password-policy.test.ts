@@ -15,7 +15,7 @@ import {
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { createCompany, createStaff, PASSWORD, type CompanyFixture } from './helpers/factories.ts';
 import { Agent, loggedIn } from './helpers/agent.ts';
-import { totpCode, totpStep } from '../src/platform/auth/totp.ts';
+import { openTotpSecret, totpCode, totpStep } from '../src/platform/auth/totp.ts';
 import { passwordErrorMessages } from '../src/modules/account/password.views.tsx';
 import type { ViewContext } from '../src/platform/html/layout.tsx';
 
@@ -57,9 +57,10 @@ const NEW_PHRASE = 'uglen tæller stjerner over fjorden';
 /** The stored TOTP secret of a user or staff account, read past row-level security. */
 async function secretOf(owner: { userId: string } | { staffId: string }): Promise<string> {
   return unsafeSystemTransaction(t.deps.database, async (trx) => {
-    const q = trx.selectFrom('totp_factors').select('secret');
+    const q = trx.selectFrom('totp_factors').select(['id', 'secret']);
     const row = await ('userId' in owner ? q.where('user_id', '=', owner.userId) : q.where('staff_id', '=', owner.staffId)).executeTakeFirstOrThrow();
-    return row.secret;
+    // Stored sealed with the platform key (issue 6).
+    return openTotpSecret(row.id, row.secret);
   });
 }
 

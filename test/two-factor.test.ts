@@ -9,7 +9,7 @@ import { createTestApp, type TestApp } from './helpers/app.ts';
 import { createCompany, createStaff, PASSWORD } from './helpers/factories.ts';
 import { Agent, loggedIn } from './helpers/agent.ts';
 import { unsafeSystemTransaction, withTenant } from '../src/platform/db/context.ts';
-import { checkTotp, hashRecoveryCode, totpCode, totpStep } from '../src/platform/auth/totp.ts';
+import { checkTotp, hashRecoveryCode, openTotpSecret, totpCode, totpStep } from '../src/platform/auth/totp.ts';
 import { sql } from 'kysely';
 
 let t: TestApp;
@@ -103,9 +103,11 @@ describe('two-factor enrolment and login', () => {
     expect(page.body).not.toMatch(/<script(?! src=)|style=/);
     const secret = secretFromPage(page.body);
     const stored = await unsafeSystemTransaction(t.deps.database, (trx) =>
-      sql<{ secret: string; confirmed_at: Date | null }>`select secret, confirmed_at from totp_factors where user_id = ${me.userId}`.execute(trx),
+      sql<{ id: string; secret: string; confirmed_at: Date | null }>`select id, secret, confirmed_at from totp_factors where user_id = ${me.userId}`.execute(trx),
     );
-    expect(stored.rows[0]?.secret).toBe(secret);
+    // Stored sealed with the platform key (issue 6), never as the plain secret.
+    expect(stored.rows[0]?.secret).not.toContain(secret);
+    expect(await openTotpSecret(stored.rows[0]?.id ?? '', stored.rows[0]?.secret ?? '')).toBe(secret);
     expect(stored.rows[0]?.confirmed_at).toBeNull();
 
     // Until confirmed, the factor does not count: the login still gives a session at once.
@@ -309,10 +311,10 @@ describe('M2 platform staff must use two-factor', () => {
     expect(page.body).not.toContain('action="/account/two-factor/start"');
     expect((await b.post('/account/two-factor/start', { password: PASSWORD })).statusCode).toBe(303);
     const stored = await unsafeSystemTransaction(t.deps.database, (trx) =>
-      sql<{ secret: string; confirmed_at: Date | null }>`select secret, confirmed_at from totp_factors where staff_id = ${staff.id}`.execute(trx),
+      sql<{ id: string; secret: string; confirmed_at: Date | null }>`select id, secret, confirmed_at from totp_factors where staff_id = ${staff.id}`.execute(trx),
     );
     expect(stored.rows).toHaveLength(1);
-    expect(stored.rows[0]?.secret).toBe(secret);
+    expect(await openTotpSecret(stored.rows[0]?.id ?? '', stored.rows[0]?.secret ?? '')).toBe(secret);
     expect(stored.rows[0]?.confirmed_at).not.toBeNull();
     t.clock.advance(STEP);
   });

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import type { Tx } from '../../platform/db/context.ts';
 import type { DB, PendingLoginsTable } from '../../platform/db/schema.ts';
-import { checkTotp, hashRecoveryCode, newRecoveryCodes, newTotpSecret } from '../../platform/auth/totp.ts';
+import { checkTotp, hashRecoveryCode, newRecoveryCodes, newTotpSecret, openTotpSecret, sealTotpSecret } from '../../platform/auth/totp.ts';
 import { countPasskeys } from './passkeys.repository.ts';
 
 const tf = (trx: Tx): Transaction<DB> => trx;
@@ -22,8 +22,10 @@ function whereOwner<Q extends { where: (...args: never[]) => Q }>(q: Q, owner: O
   return 'userId' in owner ? w.call(q, 'user_id', '=', owner.userId) : w.call(q, 'staff_id', '=', owner.staffId);
 }
 
+/** The owner's factor with its secret opened (it is stored sealed with the platform key, totp.ts). */
 export async function findFactor(trx: Tx, owner: Owner) {
-  return whereOwner(tf(trx).selectFrom('totp_factors').selectAll(), owner).executeTakeFirst();
+  const row = await whereOwner(tf(trx).selectFrom('totp_factors').selectAll(), owner).executeTakeFirst();
+  return row ? { ...row, secret: await openTotpSecret(row.id, row.secret) } : undefined;
 }
 
 /**
@@ -48,7 +50,11 @@ export async function startEnrolment(trx: Tx, owner: Owner, now: Date): Promise<
   if (existing?.confirmed_at) return undefined;
   if (existing) await tf(trx).deleteFrom('totp_factors').where('id', '=', existing.id).execute();
   const secret = newTotpSecret();
-  await tf(trx).insertInto('totp_factors').values({ id: randomUUID(), ...ownerColumns(owner), secret, confirmed_at: null, last_used_step: null, created_at: now }).execute();
+  const id = randomUUID();
+  await tf(trx)
+    .insertInto('totp_factors')
+    .values({ id, ...ownerColumns(owner), secret: await sealTotpSecret(id, secret), confirmed_at: null, last_used_step: null, created_at: now })
+    .execute();
   return secret;
 }
 

@@ -7,10 +7,17 @@
  * stores the returned step with a compare-and-set). Secrets are 160 random bits (RFC 4226's
  * recommendation). Recovery codes carry 80 random bits each; only their SHA-256 is stored. The
  * secret and codes are never logged or audited.
+ *
+ * At rest (issue 6) a secret is sealed with the PLATFORM data key from the key store (AES-256-GCM,
+ * bound to its totp_factors row): identities are not per company (one login can work for several
+ * companies, and staff belong to none), so no company key fits, and a company purge must not
+ * lock out people who also work elsewhere. A database copy alone therefore holds no usable
+ * secret. Secrets stored before (plain base32) are still read.
  */
 import { randomBytes } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
 import { sha256Hex } from './tokens.ts';
+import { openText, PLATFORM, sealText } from '../crypto/envelope.ts';
 
 export const TOTP_PERIOD = 30;
 export const TOTP_DIGITS = 6;
@@ -25,6 +32,16 @@ function totp(secretBase32: string, digits = TOTP_DIGITS): TOTP {
 /** A new secret, base32 (what the QR code and the typed-out secret carry). */
 export function newTotpSecret(): string {
   return new Secret({ size: 20 }).base32;
+}
+
+/** The stored form of a factor's secret (totp_factors.secret). */
+export function sealTotpSecret(factorId: string, secretBase32: string): Promise<string> {
+  return sealText(PLATFORM, 'totp_factors', factorId, secretBase32);
+}
+
+/** The secret of a stored factor; plain base32 written before sealing is returned as it is. */
+export function openTotpSecret(factorId: string, stored: string): Promise<string> {
+  return openText(PLATFORM, 'totp_factors', factorId, stored);
 }
 
 /** The otpauth:// URI for the QR code. The label names the account so the app can tell them apart. */

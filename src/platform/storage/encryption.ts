@@ -1,15 +1,17 @@
 /**
- * THE place where file content will be encrypted with the company's key (issue 6, retention and
- * keys). Every chunk passes through `contentCipher.seal` on its way into storage and through
- * `contentCipher.open` on its way out; nothing else touches stored bytes.
+ * THE place where file content is encrypted with the company's key (issue 6, M16). Every chunk
+ * passes through `contentCipher.seal` on its way into storage and through `contentCipher.open`
+ * on its way out; nothing else touches stored bytes.
  *
- * Today files are NOT encrypted at the application level: `plaintext` stores chunks as they
- * arrive and marks them `cipher = 'none'`. They are protected by PostgreSQL's access control,
- * row-level security (M8) and whatever encryption the database's disks and backups have. When the
- * per-company keys exist, add a cipher here (for example AES-256-GCM with the chunk's company,
- * file id and sequence number as associated data), store its name in `file_chunks.cipher`, and
- * let `open` choose by that name, so chunks written before the change can still be read.
+ * New chunks are sealed with AES-256-GCM under the company's data key (src/platform/crypto), with
+ * the chunk's company, file id and sequence number as associated data, and marked
+ * `cipher = 'aes-256-gcm/v1'`: a chunk copied to another file, position or company does not
+ * open. `open` chooses by that name, so chunks written before (`cipher = 'none'`) are still read.
+ * When a company is purged its data key is destroyed, so its chunks in any old data backup can no
+ * longer be read.
  */
+import { openBytes, sealBytes } from '../crypto/envelope.ts';
+
 export type ChunkAddress = { companyId: string; fileId: string; seq: number };
 
 export interface ContentCipher {
@@ -17,6 +19,7 @@ export interface ContentCipher {
   open(at: ChunkAddress, stored: { cipher: string; data: Uint8Array }): Promise<Uint8Array>;
 }
 
+/** Chunks written before encryption (and test fixtures) are stored as uploaded. */
 export const plaintext: ContentCipher = {
   seal: async (_at, plain) => ({ cipher: 'none', data: plain }),
   open: async (_at, stored) => {
@@ -25,5 +28,18 @@ export const plaintext: ContentCipher = {
   },
 };
 
-/** The cipher in use. Issue 6 replaces this with its per-company key cipher. */
-export const contentCipher: ContentCipher = plaintext;
+export const COMPANY_KEY_CIPHER = 'aes-256-gcm/v1';
+const chunkRow = (at: ChunkAddress) => `${at.fileId}/${at.seq}`;
+
+/** AES-256-GCM under the company's data key; reads 'none' chunks as they are. */
+export const companyKeyCipher: ContentCipher = {
+  seal: async (at, plain) => ({ cipher: COMPANY_KEY_CIPHER, data: await sealBytes(at.companyId, 'file_chunks', chunkRow(at), plain) }),
+  open: async (at, stored) => {
+    if (stored.cipher === 'none') return stored.data;
+    if (stored.cipher !== COMPANY_KEY_CIPHER) throw new Error(`unknown chunk cipher: ${stored.cipher}`);
+    return openBytes(at.companyId, 'file_chunks', chunkRow(at), stored.data);
+  },
+};
+
+/** The cipher in use. */
+export const contentCipher: ContentCipher = companyKeyCipher;
