@@ -478,3 +478,17 @@ describe('bad input', () => {
     expect(emp.body).not.toContain('<script>alert');
   });
 });
+
+describe('M15 leaving: the purge date in the reader\'s language', () => {
+  it('shows an English-speaking admin the day the personal data will be deleted', async () => {
+    const a = await createCompany(t.deps);
+    await sys((trx) => trx.updateTable('employments').set({ language: 'en' }).where('id', '=', a.admin.employmentId).execute());
+    const admin = await loggedIn(t.app, a.admin.email);
+    expect((await admin.post(`/org/employees/${a.member.employmentId}/fire`)).statusCode).toBe(303);
+    const purge = formatDate('en', new Date(t.clock.now().getTime() + 14 * DAY));
+    expect((await admin.get('/org/employees')).body).toContain(`Left – personal data deleted on ${purge}`);
+    const page = await admin.get(`/org/employees/${a.member.employmentId}`);
+    expect(page.body).toContain(`will be deleted on ${purge}`);
+    expect(page.body).toContain("kept in the leader's archive for 5 years");
+  });
+});

@@ -312,7 +312,11 @@ async function employeeOut(trx: Tx, employmentId: string): Promise<EmployeeOut> 
 async function employeeOfUser(trx: Tx, userExt: string, ext: string) {
   const userId = await requireInternal(trx, 'user', userExt);
   const id = await requireInternal(trx, 'employee', ext);
-  const e = await trx.selectFrom('employments').select(['id', 'user_id', 'role', 'title', 'language', 'team_id', 'department_id', 'fired_at']).where('id', '=', id).executeTakeFirst();
+  const e = await trx.selectFrom('employments').select(['id', 'user_id', 'role', 'title', 'language', 'team_id', 'department_id', 'fired_at'])
+    .where('id', '=', id)
+    // Locked like the retention purge locks it, so a rehire and a purge never cross.
+    .forUpdate()
+    .executeTakeFirst();
   if (!e || e.user_id !== userId) throw notFound('employee');
   return e;
 }

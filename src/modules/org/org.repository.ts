@@ -229,13 +229,34 @@ export async function listEmploymentEmails(trx: Tx): Promise<string[]> {
   return rows.map((r) => r.email);
 }
 
+/**
+ * One employment, purged ones included (M15: their login identity is gone, so name and e-mail
+ * come from the row's kept display_name and are empty; purged_at says so).
+ */
 export async function findEmployee(trx: Tx, id: string) {
   return trx
     .selectFrom('employments as e')
-    .innerJoin('users as u', 'u.id', 'e.user_id')
+    .leftJoin('users as u', 'u.id', 'e.user_id')
     .leftJoin('teams as t', 't.id', 'e.team_id')
     .leftJoin('departments as d', 'd.id', 'e.department_id')
-    .select([...employeeColumns, ancestorsOf(sql.ref('t.department_id')).as('team_ancestors'), ancestorsOf(sql.ref('e.department_id')).as('department_ancestors')])
+    .select([
+      'e.id',
+      'e.user_id',
+      'e.title',
+      'e.role',
+      'e.language',
+      'e.team_id',
+      'e.department_id',
+      'e.fired_at',
+      'e.fired_by',
+      'e.purged_at',
+      sql<string>`coalesce(u.name, e.display_name, '')`.as('name'),
+      sql<string>`coalesce(u.email, '')`.as('email'),
+      't.name as team_name',
+      'd.name as department_name',
+      ancestorsOf(sql.ref('t.department_id')).as('team_ancestors'),
+      ancestorsOf(sql.ref('e.department_id')).as('department_ancestors'),
+    ])
     .where('e.id', '=', id)
     .executeTakeFirst();
 }
@@ -280,6 +301,14 @@ export async function insertEmployment(trx: Tx, row: EmploymentValues & { id: st
 
 export async function updateEmployment(trx: Tx, id: string, set: Partial<EmploymentValues> & { fired_at?: Date | null; fired_by?: string | null }) {
   await trx.updateTable('employments').set(set).where('id', '=', id).execute();
+}
+
+/**
+ * Locks the employment row for a rehire and re-reads its state: the retention runner purges under
+ * the same lock, so a rehire and a purge of one person never both win.
+ */
+export async function lockEmploymentForRehire(trx: Tx, id: string) {
+  return trx.selectFrom('employments').select(['id', 'fired_at', 'purged_at']).where('id', '=', id).forUpdate().executeTakeFirst();
 }
 
 /** Ends a person's sessions in this company (the sessions_company_end policy admits exactly these). */

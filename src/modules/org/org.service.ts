@@ -467,18 +467,20 @@ export async function getEmployeePage(ctx: OrgCtx, id: string) {
     const isSelf = employee.id === ctx.actor.employmentId;
     const now = ctx.deps.clock.now();
     // A user who has not chosen a password yet is still waiting for (or has lost) the invitation.
-    const login = await trx.selectFrom('users').select('password_hash').where('id', '=', employee.user_id).executeTakeFirst();
+    const login = employee.user_id ? await trx.selectFrom('users').select('password_hash').where('id', '=', employee.user_id).executeTakeFirst() : undefined;
     const invitationPending = login !== undefined && login.password_hash === null && employee.fired_at === null;
     const managedByApi = await repo.isApiManaged(trx, 'employee', employee.id);
+    // M15: after the purge only the archive entry is left; nothing about it can be changed here.
+    const purged = employee.purged_at !== null;
     const can = {
-      edit: !managedByApi,
+      edit: !managedByApi && !purged,
       fire: !isSelf && !managedByApi && employee.fired_at === null,
-      rehire: !managedByApi && mayRehire(employee.fired_at, now),
+      rehire: !managedByApi && !purged && mayRehire(employee.fired_at, now),
       changeRole: !isSelf,
-      unlock: scope.kind === 'admin' && !isSelf,
+      unlock: scope.kind === 'admin' && !isSelf && !purged,
       invite: invitationPending,
     };
-    return { employee, options, can, isSelf, managedByApi };
+    return { employee, options, can, isSelf, managedByApi, purged };
   });
 }
 export type EmployeePageData = Awaited<ReturnType<typeof getEmployeePage>>;
@@ -487,6 +489,7 @@ export async function updateEmployee(ctx: OrgCtx, id: string, input: EmployeeFie
   await run(ctx, async (trx) => {
     const scope = await loadScope(trx, ctx.actor);
     const e = await reachableEmployee(trx, ctx, scope, id);
+    if (e.purged_at !== null) throw new OrgConflictError('errPurged');
     // Nobody changes their own role: an admin could lock the company out, a delegate promote themself.
     if (e.id === ctx.actor.employmentId && input.role !== e.role) throw new OrgValidationError('errOwnRole', { role: 'errOwnRole' });
     await checkPlacement(trx, scope, input);
@@ -515,7 +518,8 @@ export async function fireEmployee(ctx: OrgCtx, id: string): Promise<void> {
     await refuseIfApiManaged(trx, 'employee', e.id);
     const now = ctx.deps.clock.now();
     await repo.updateEmployment(trx, e.id, { fired_at: now, fired_by: ctx.actor.employmentId });
-    const ended = await repo.deleteSessionsOfUserInCompany(trx, ctx.actor.companyId, e.user_id);
+    // Every session of the person in this company ends in the same transaction (M15).
+    const ended = e.user_id ? await repo.deleteSessionsOfUserInCompany(trx, ctx.actor.companyId, e.user_id) : 0;
     await record(trx, ctx, { type: 'org.employee.fired', objectType: 'employment', objectId: e.id, data: { userId: e.user_id, sessionsEnded: ended } });
   });
 }
@@ -524,9 +528,13 @@ export async function rehireEmployee(ctx: OrgCtx, id: string): Promise<void> {
   await run(ctx, async (trx) => {
     const scope = await loadScope(trx, ctx.actor);
     const e = await reachableEmployee(trx, ctx, scope, id);
-    if (e.fired_at === null) throw new OrgConflictError('errNotLeft');
+    // Under the row lock the retention runner takes too: the purge and the rehire never both win.
+    const locked = await repo.lockEmploymentForRehire(trx, e.id);
+    notFoundUnless(locked !== undefined);
+    if (locked.purged_at !== null) throw new OrgConflictError('errRehirePurged');
+    if (locked.fired_at === null) throw new OrgConflictError('errNotLeft');
     await refuseIfApiManaged(trx, 'employee', e.id);
-    if (!mayRehire(e.fired_at, ctx.deps.clock.now())) throw new OrgConflictError('errRehireWindowPassed');
+    if (!mayRehire(locked.fired_at, ctx.deps.clock.now())) throw new OrgConflictError('errRehireWindowPassed');
     await repo.updateEmployment(trx, e.id, { fired_at: null, fired_by: null });
     await record(trx, ctx, { type: 'org.employee.rehired', objectType: 'employment', objectId: e.id, data: { userId: e.user_id } });
   });

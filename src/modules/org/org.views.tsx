@@ -11,6 +11,7 @@ import { DEPARTMENT_RESPONSIBILITIES, TEAM_RESPONSIBILITIES, type Responsibility
 import { responsibilityLabel } from './responsibilities.ts';
 import { orgMessages } from './org.i18n.ts';
 import { purgeDate } from './org.policy.ts';
+import { archivePurgeAt } from '../retention/employees.ts';
 import type { CreatedEmployee, DepartmentPageData, EmployeePageData, PlacementOptions, TeamPageData } from './org.service.ts';
 import type { DepartmentRow, EmployeeRow, TeamRow } from './org.repository.ts';
 
@@ -583,11 +584,12 @@ export function EmployeePage(props: { vc: ViewContext; data: EmployeePageData; s
       <Flash message={props.flash} />
       <ErrorSummary lang={lang} errors={errors} />
       <p>
-        {e.email} · {roleLabel(lang, e.role)} · {placementLabel(e)}
+        {e.email ? `${e.email} · ` : ''}
+        {roleLabel(lang, e.role)} · {placementLabel(e)}
         {e.fired_at ? (
           <>
             {' '}
-            <span class="badge warn">{t('leftBadge')}</span>
+            <span class="badge warn">{data.purged ? t('purgedBadge') : t('leftBadge')}</span>
           </>
         ) : null}
       </p>
@@ -596,7 +598,7 @@ export function EmployeePage(props: { vc: ViewContext; data: EmployeePageData; s
       <div class="grid">
         <section class="card" aria-labelledby="edit-h">
           <h2 id="edit-h">{t('employmentHeading')}</h2>
-          <form method="post" action={`/org/employees/${e.id}`} class="stack" hidden={data.managedByApi}>
+          <form method="post" action={`/org/employees/${e.id}`} class="stack" hidden={data.managedByApi || data.purged}>
             <CsrfField vc={vc} />
             <EmploymentFields lang={lang} options={data.options} state={edit} current={e} roleLocked={!data.can.changeRole} />
             <button type="submit">{c('save')}</button>
@@ -604,7 +606,15 @@ export function EmployeePage(props: { vc: ViewContext; data: EmployeePageData; s
         </section>
         <section class="card" aria-labelledby="status-h" id="status" tabIndex={-1}>
           <h2 id="status-h">{t('fireHeading')}</h2>
-          {e.fired_at ? (
+          {e.fired_at && e.purged_at ? (
+            <p>
+              {t('purgedOn', {
+                date: formatDate(lang, new Date(e.fired_at)),
+                purged: formatDate(lang, new Date(e.purged_at)),
+                archive: formatDate(lang, archivePurgeAt(new Date(e.fired_at))),
+              })}
+            </p>
+          ) : e.fired_at ? (
             <>
               <p>{t('leftOn', { date: formatDate(lang, new Date(e.fired_at)), purge: formatDate(lang, purgeDate(new Date(e.fired_at))) })}</p>
               {data.managedByApi ? null : data.can.rehire ? (
