@@ -82,5 +82,5 @@ describe('hostile strings are escaped on every page', () => {
     // The hostile text was really on the pages (escaped), not just absent.
     expect(sawEscaped).toBe(true);
     expect(visited).toBeGreaterThan(3);
-  });
+  }, 120_000);
 });

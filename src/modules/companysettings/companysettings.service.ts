@@ -10,7 +10,7 @@ import type { Actor, UserActor } from '../../platform/auth/actor.ts';
 import { withTenant } from '../../platform/db/context.ts';
 import type { RequireTwoFactor } from '../../platform/db/schema.ts';
 import { audit } from '../../platform/audit/audit.ts';
-import { NotFoundError } from '../../platform/errors.ts';
+import { NotFoundError, ValidationError } from '../../platform/errors.ts';
 
 export const REQUIRE_TWO_FACTOR = ['none', 'admins_leaders', 'everyone'] as const satisfies readonly RequireTwoFactor[];
 export const MIN_LENGTH_FLOOR = 8;
@@ -66,6 +66,38 @@ export async function updateSecuritySettings(deps: AppDeps, actor: Actor | undef
           requireTwoFactor: input.requireTwoFactor,
         },
       },
+    );
+  });
+}
+
+// ---------------------------------------------------------------- statistics threshold (issue 4)
+
+/** Averages are shown only where at least this many answered; the database refuses below 3. */
+export const THRESHOLD_FLOOR = 3;
+export const THRESHOLD_CEILING = 50;
+
+export async function getStatisticsThreshold(deps: AppDeps, actor: Actor | undefined): Promise<number> {
+  const a = admin(actor);
+  const row = await withTenant(deps.database, { userId: a.userId, companyId: a.companyId }, (trx) =>
+    trx.selectFrom('companies').select('statistics_threshold').where('id', '=', a.companyId).executeTakeFirst(),
+  );
+  if (!row) throw new NotFoundError();
+  return row.statistics_threshold;
+}
+
+export async function updateStatisticsThreshold(deps: AppDeps, actor: Actor | undefined, threshold: number, ip: string): Promise<void> {
+  const a = admin(actor);
+  if (!Number.isInteger(threshold) || threshold < THRESHOLD_FLOOR || threshold > THRESHOLD_CEILING) throw new ValidationError('thresholdInvalid', { statistics_threshold: 'thresholdInvalid' });
+  await withTenant(deps.database, { userId: a.userId, companyId: a.companyId }, async (trx) => {
+    const before = await trx.selectFrom('companies').select('statistics_threshold').where('id', '=', a.companyId).forUpdate().executeTakeFirst();
+    if (!before) throw new NotFoundError();
+    if (before.statistics_threshold === threshold) return;
+    await trx.updateTable('companies').set({ statistics_threshold: threshold }).where('id', '=', a.companyId).execute();
+    await audit(
+      trx,
+      { companyId: a.companyId, actorUserId: a.userId, ip },
+      { type: 'company.statistics_threshold_changed', objectType: 'company', objectId: a.companyId, data: { before: before.statistics_threshold, after: threshold } },
+      deps.clock.now(),
     );
   });
 }

@@ -6,7 +6,7 @@ import { REQUIRE_TWO_FACTOR } from './companysettings.service.ts';
 
 export type SecurityFormValues = { min_password_length: string; require_two_factor: string };
 
-export function SecuritySettingsPage(props: { vc: ViewContext; values: SecurityFormValues; errors?: Record<string, string>; flash?: string | undefined }) {
+export function SecuritySettingsPage(props: { vc: ViewContext; values: SecurityFormValues; errors?: Record<string, string>; flash?: string | undefined; threshold: string; thresholdError?: string | undefined }) {
   const t = translator(props.vc.lang, companySettingsMessages);
   const errors = props.errors ?? {};
   const labels = { none: t('twoFactorNone'), admins_leaders: t('twoFactorAdminsLeaders'), everyone: t('twoFactorEveryone') };
@@ -47,6 +47,27 @@ export function SecuritySettingsPage(props: { vc: ViewContext; values: SecurityF
         </form>
         <p>
           <a href="/org/audit">{t('auditLink')}</a>
+        </p>
+      </section>
+      <section class="narrow card" aria-labelledby="statistics-settings-h">
+        <h2 id="statistics-settings-h">{t('statisticsTitle')}</h2>
+        <ErrorSummary lang={props.vc.lang} errors={props.thresholdError ? { statistics_threshold: props.thresholdError } : {}} />
+        <form method="post" action="/org/settings/statistics" class="stack">
+          <CsrfField vc={props.vc} />
+          <TextField
+            name="statistics_threshold"
+            label={t('thresholdLabel')}
+            hint={t('thresholdHint')}
+            type="number"
+            required
+            maxLength={2}
+            value={props.threshold}
+            error={props.thresholdError}
+          />
+          <button type="submit">{t('thresholdSave')}</button>
+        </form>
+        <p>
+          <a href="/forms">{t('formsLink')}</a> · <a href="/statistics">{t('statisticsLink')}</a>
         </p>
       </section>
     </Layout>

@@ -28,6 +28,8 @@ function navFor(vc: ViewContext): NavItem[] {
   if (a.role === 'company_admin' || a.managesDepartment) {
     items.push({ href: '/org', label: t('navOrganisation') }, { href: '/org/employees', label: t('navEmployees') });
   }
+  if (a.role === 'company_admin' || a.role === 'leader' || a.managesDepartment) items.push({ href: '/statistics', label: t('navStatistics') });
+  if (a.role === 'company_admin') items.push({ href: '/forms', label: t('navForms') });
   return items;
 }
 

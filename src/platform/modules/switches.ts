@@ -18,7 +18,9 @@ export const SWITCH_CACHE_MS = 5_000;
 export function moduleOfPath(path: string): ModuleName | undefined {
   if (path.startsWith('/v3/')) return 'api';
   if (path === '/inbox' || path.startsWith('/inbox/') || path.startsWith('/org/import') || path.startsWith('/attachments/') || /^\/(dialogues|agreements)\/[^/]+\/attachments/.test(path)) return 'uploads';
-  if (path.endsWith('.csv')) return 'exports';
+  // Exports (M20): every CSV and PDF download, e.g. /org/audit.csv, /statistics/completion.csv,
+  // /dialogues/:id/export.pdf.
+  if (path.endsWith('.csv') || path.endsWith('.pdf')) return 'exports';
   return undefined;
 }
 
