@@ -13,7 +13,7 @@ import { createCompany, createStaff, type CompanyFixture } from './helpers/facto
 import { Agent, loggedIn } from './helpers/agent.ts';
 import { newestMails, startSmtpServer, type TestSmtp } from './helpers/mail.ts';
 import { unsafeSystemTransaction, withTenant } from '../src/platform/db/context.ts';
-import { enqueueMail, MAIL_TEMPLATES, type MailModels, type MailTemplate } from '../src/platform/mail/mail.ts';
+import { enqueueMail, MAIL_TEMPLATES, REMINDER_KINDS, type MailModels, type MailTemplate } from '../src/platform/mail/mail.ts';
 import { renderMail } from '../src/platform/mail/templates.ts';
 import { backoffMs, mailDeliveryJob, unsafeDeliverDueMail } from '../src/platform/mail/delivery.ts';
 import { closeMailTransport, mailDir } from '../src/platform/mail/transport.ts';
@@ -61,6 +61,8 @@ function hostileModel(template: MailTemplate): MailModels[MailTemplate] & Record
       return { ...FORBIDDEN, firstName, companyName: 'Firma <b>& Co</b>', items: [{ reminder: 'meeting_tomorrow', deadline: FUTURE }, { reminder: 'nudge' }], path: '/link/tok-notifications' };
     case 'support_access':
       return { ...FORBIDDEN, firstName, companyName: 'Firma <b>& Co</b>', change: 'given', at: FUTURE, until: FUTURE, path: '/link/tok-settings' };
+    case 'company_termination':
+      return { ...FORBIDDEN, firstName, companyName: 'Firma <b>& Co</b>', change: 'started', purgeAt: FUTURE, path: '/link/tok-termination' };
   }
 }
 
@@ -105,6 +107,23 @@ describe('M6 M18 what an e-mail may contain', () => {
       expect(subjects.size).toBe(3);
     });
   }
+
+  it('every reminder kind (incl. a GRUS member asking for an individual MUS) has its own line in da/en/sv and nothing more', () => {
+    for (const reminder of REMINDER_KINDS) {
+      const lines = new Set<string>();
+      for (const lang of LANGUAGES) {
+        const model = { ...FORBIDDEN, reason: 'GRUND: jeg vil tale om min chef', firstName: HOSTILE_NAME, companyName: 'Firma', reminder, path: '/dialogues/tok' };
+        const m = renderMail('reminder', model, lang, 'https://samtale.example');
+        const all = `${m.subject}\n${m.text}\n${m.html}`;
+        for (const v of [...FORBIDDEN_VALUES, 'GRUND']) expect(all, `${reminder}/${lang} leaks ${v}`).not.toContain(v);
+        expect(m.text).toContain('Firma');
+        expect(m.link).toBe('https://samtale.example/dialogues/tok');
+        lines.add(m.text.split('\n')[2] ?? '');
+      }
+      expect(lines.size, reminder).toBe(3);
+    }
+    expect(renderMail('reminder', { firstName: 'Anna', companyName: 'Firma', reminder: 'mus_requested', path: '/dialogues/x' }, 'en', undefined).text).toMatch(/individual employee dialogue/);
+  });
 
   it('refuses links that leave the portal and drops unknown fields before the row is written', async () => {
     for (const bad of ['//evil.example/x', 'https://evil.example/', '/\\evil.example', 'relative/path', '/a b']) {

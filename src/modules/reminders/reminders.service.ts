@@ -10,6 +10,9 @@
  * Security notices (lockout, reset, new device...) are not reminders and cannot be switched off.
  * A mail carries the first name, the company, the kind of task, a date and a link: never another
  * person's name or anything from the dialogue.
+ * GRUS (issue 4): members are reminded on their own rows, the leader once per group (anchor row).
+ * Event-driven notices (a GRUS member's request for an individual MUS) go through the same
+ * `deliver`, in the transaction of the event.
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
@@ -41,38 +44,45 @@ async function candidates(trx: Tx, now: Date): Promise<Candidate[]> {
   const in3 = copenhagenDay(now, 3);
   const yesterday = copenhagenDay(now, -1);
   const tomorrow = copenhagenDay(now, 1);
+  // GRUS (issue 4): every member has their own row, all sharing group_id = the anchor row's id.
+  // Members are reminded on their own rows; the leader, whose preparation and signature count for
+  // the whole group, once per group: on the anchor row only.
+  const leaderOnce = sql`(x.side = 'employee' or g.group_id is null or g.id = g.group_id)`;
   const rows = (
     await sql<{ company_id: string; subject_id: string; reminder: ReminderKind; employment_id: string; on_date: string; deadline: Date | null; path: string }>`
       -- A new round dialogue: both sides are invited to prepare.
       select g.company_id, g.id as subject_id, 'round_invitation' as reminder, x.emp as employment_id, ${ONCE} as on_date,
              r.preparation_deadline::timestamptz as deadline, '/dialogues/' || g.id as path
         from dialogues g join dialogue_rounds r on r.id = g.round_id
-        cross join lateral (values (g.employee_employment_id), (g.leader_employment_id)) x(emp)
-       where g.state in ('invited', 'preparing')
+        cross join lateral (values (g.employee_employment_id, 'employee'), (g.leader_employment_id, 'leader')) x(emp, side)
+       where g.state in ('invited', 'preparing') and ${leaderOnce}
       union all
       -- The preparation deadline in 3 days, and the day after it passed: the side(s) not done.
       select g.company_id, g.id, case when r.preparation_deadline::text = ${in3} then 'preparation_due_soon' else 'preparation_overdue' end,
              x.emp, r.preparation_deadline::text, r.preparation_deadline::timestamptz, '/dialogues/' || g.id
         from dialogues g join dialogue_rounds r on r.id = g.round_id
-        cross join lateral (values (g.employee_employment_id, g.employee_submitted_at), (g.leader_employment_id, g.leader_submitted_at)) x(emp, done)
-       where g.state in ('invited', 'preparing') and x.done is null
+        cross join lateral (values (g.employee_employment_id, g.employee_submitted_at, 'employee'), (g.leader_employment_id, g.leader_submitted_at, 'leader')) x(emp, done, side)
+       where g.state in ('invited', 'preparing') and x.done is null and ${leaderOnce}
          and r.preparation_deadline::text in (${in3}, ${yesterday})
       union all
-      -- Both prepared, no meeting yet: the leader can book it.
+      -- Both prepared, no meeting yet: the leader can book it. In a GRUS: once, on the anchor row,
+      -- when the leader and every member have prepared.
       select g.company_id, g.id, 'both_prepared', g.leader_employment_id, ${ONCE}, null, '/dialogues/' || g.id
         from dialogues g
        where g.state in ('invited', 'preparing') and g.employee_submitted_at is not null and g.leader_submitted_at is not null and g.meeting_at is null
+         and (g.group_id is null
+              or (g.id = g.group_id and not exists (select 1 from dialogues m where m.group_id = g.group_id and m.employee_submitted_at is null)))
       union all
       -- The meeting is tomorrow.
       select g.company_id, g.id, 'meeting_tomorrow', x.emp, ${tomorrow}, g.meeting_at, '/dialogues/' || g.id
-        from dialogues g cross join lateral (values (g.employee_employment_id), (g.leader_employment_id)) x(emp)
-       where g.state in ('invited', 'preparing', 'meeting') and g.meeting_at is not null
+        from dialogues g cross join lateral (values (g.employee_employment_id, 'employee'), (g.leader_employment_id, 'leader')) x(emp, side)
+       where g.state in ('invited', 'preparing', 'meeting') and g.meeting_at is not null and ${leaderOnce}
          and (g.meeting_at at time zone 'Europe/Copenhagen')::date::text = ${tomorrow}
       union all
       -- Signing: the side that has not signed.
       select g.company_id, g.id, 'sign_off_waiting', x.emp, ${ONCE}, null, '/dialogues/' || g.id
         from dialogues g cross join lateral (values ('employee', g.employee_employment_id), ('leader', g.leader_employment_id)) x(side, emp)
-       where g.state = 'signing'
+       where g.state = 'signing' and ${leaderOnce}
          and not exists (select 1 from dialogue_signatures s where s.dialogue_id = g.id and s.side = x.side)
       union all
       -- An agreement's follow-up date is today: its owner.
@@ -186,6 +196,23 @@ export async function unsafeSendDigests(deps: AppDeps, onlyCompany?: string): Pr
 
 export const remindersJob: JobDefinition = { name: 'reminders.send', intervalSeconds: 15 * 60, run: (deps) => unsafeSendDueReminders(deps) };
 export const digestJob: JobDefinition = { name: 'reminders.digest', intervalSeconds: 60 * 60, run: (deps) => unsafeSendDigests(deps) };
+
+/**
+ * A member of a GRUS asked for an individual MUS (issue 4): the responsible leader gets an in-app
+ * notification linking to the member's dialogue and, as they chose, an e-mail (or it joins their
+ * daily digest). Runs in the caller's transaction (the member's, with the company's tenant
+ * context), so the notification and the mail exist only if the request is saved. Nothing of the
+ * request (no reason text, no name) goes into either: the kind of task, the company and a link.
+ * Once per request (`requestId`); returns whether anything was recorded.
+ */
+export async function notifyMusRequested(
+  trx: Tx,
+  deps: Pick<AppDeps, 'clock'>,
+  input: { companyId: string; leaderEmploymentId: string; dialogueId: string; requestId: string },
+): Promise<boolean> {
+  const now = deps.clock.now();
+  return deliver(trx, { companyId: input.companyId, subjectId: input.requestId, reminder: 'mus_requested', employmentId: input.leaderEmploymentId, onDate: ONCE, deadline: null, path: `/dialogues/${input.dialogueId}` }, now);
+}
 
 // ---- the person's own side -----------------------------------------------------------------------
 

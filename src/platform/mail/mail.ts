@@ -37,6 +37,8 @@ export type MailModels = {
   digest: { firstName: string; companyName: string; items: { reminder: ReminderKind; deadline?: Date | undefined }[]; path: PortalPath };
   /** To every company admin: support access was given (until), used for the first time, or withdrawn. */
   support_access: { firstName: string; companyName: string; change: 'given' | 'used' | 'withdrawn'; at: Date; until?: Date | undefined; path: PortalPath };
+  /** To every company admin (issue 6, M16): termination started, two days left, or cancelled; purgeAt is when everything is deleted. */
+  company_termination: { firstName: string; companyName: string; change: 'started' | 'two_days_left' | 'cancelled'; purgeAt: Date; path: PortalPath };
 };
 
 export type MailTemplate = keyof MailModels;
@@ -52,6 +54,8 @@ export const REMINDER_KINDS = [
   'agreement_follow_up',
   'sickness_dialogue_due',
   'nudge',
+  /** To the responsible leader: a member of a group dialogue (GRUS) asked for an individual MUS. */
+  'mus_requested',
 ] as const;
 export type ReminderKind = (typeof REMINDER_KINDS)[number];
 
@@ -66,6 +70,7 @@ export const MAIL_TEMPLATES = [
   'email_change_confirm',
   'email_changed_notice',
   'support_access',
+  'company_termination',
   'reminder',
   'digest',
 ] as const satisfies readonly MailTemplate[];

@@ -43,6 +43,7 @@ const schemas = {
   reminder: z.object({ firstName, companyName, reminder: z.enum(REMINDER_KINDS), deadline: when.optional(), path }),
   digest: z.object({ firstName, companyName, items: z.array(z.object({ reminder: z.enum(REMINDER_KINDS), deadline: when.optional() })).min(1).max(100), path }),
   support_access: z.object({ firstName, companyName, change: z.enum(['given', 'used', 'withdrawn']), at: when, until: when.optional(), path }),
+  company_termination: z.object({ firstName, companyName, change: z.enum(['started', 'two_days_left', 'cancelled']), purgeAt: when, path }),
 } satisfies { [T in MailTemplate]: z.ZodType<MailModels[T], unknown> };
 
 export function isMailTemplate(value: string): value is MailTemplate {
@@ -77,6 +78,7 @@ const REMINDER_LINE: Record<ReminderKind, MailMessageKey> = {
   agreement_follow_up: 'remAgreementFollowUp',
   sickness_dialogue_due: 'remSicknessDue',
   nudge: 'remNudge',
+  mus_requested: 'remMusRequested',
 };
 
 function dateOnly(lang: Lang, d: Date): string {
@@ -153,6 +155,12 @@ function bodyLines(template: MailTemplate, m: Record<string, unknown>, lang: Lan
       const params = { company: m.companyName as string, time: at(m.at), until: m.until ? at(m.until) : '' };
       const key = m.change === 'given' ? 'supportGivenBody' : m.change === 'used' ? 'supportUsedBody' : 'supportWithdrawnBody';
       return { subject: 'supportSubject', lines: [{ key, params }, { key: 'supportAudit' }], linkLabel: 'supportLink' };
+    }
+    case 'company_termination': {
+      const params = { company: m.companyName as string, time: at(m.purgeAt) };
+      if (m.change === 'cancelled') return { subject: 'terminationCancelledSubject', lines: [{ key: 'terminationCancelledBody', params }], linkLabel: 'terminationLink' };
+      const first: Line = m.change === 'started' ? { key: 'terminationStartedBody', params } : { key: 'terminationSoonBody', params };
+      return { subject: m.change === 'started' ? 'terminationStartedSubject' : 'terminationSoonSubject', lines: [first, { key: 'terminationCancelHint' }], linkLabel: 'terminationLink' };
     }
   }
 }
