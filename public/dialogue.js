@@ -11,6 +11,9 @@
     });
   });
   if (typeof window.htmx === 'undefined') return;
+  // The strict CSP forbids inline styles and the app never uses them: htmx must not copy a
+  // style attribute (even an empty one, left by a browser tool) onto swapped-in elements.
+  window.htmx.config.attributesToSettle = ['class', 'width', 'height'];
   window.htmx.config.responseHandling = [
     { code: '204', swap: false },
     { code: '[23]..', swap: true },

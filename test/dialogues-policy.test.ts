@@ -1,8 +1,11 @@
 /** The dialogue access policy as pure functions (M8): who has a side, what each state allows. */
 import { describe, expect, it } from 'vitest';
 import {
+  isArchived,
   isOverdue,
   mayAdministerRound,
+  mayCreateRequestedMus,
+  mayRequestMus,
   mayCommentDisagreement,
   mayEditMeeting,
   mayEditPreparation,
@@ -134,5 +137,42 @@ describe('statistics threshold (pure)', () => {
     expect(aggregate([a('A', '5'), a('A', '4')], ['q'], ['A'], 1)[0]?.overall).toEqual({ shown: false });
     // Stray values never count.
     expect(aggregate([a('A', '9'), a('A', ''), a('A', '4')], ['q'], ['A'], 3)[0]?.overall).toEqual({ shown: false });
+  });
+});
+
+describe('M8 GRUS and M15 archive policy', () => {
+  const grus: DialogueFacts = { ...base, form_kind: 'grus', group_id: 'anchor' };
+  it('keeps a GRUS member’s preparation hidden until the meeting, even when everyone has submitted', () => {
+    expect(othersPreparationVisible({ ...grus, employee_submitted_at: at, leader_submitted_at: at })).toBe(false);
+    expect(othersPreparationVisible({ ...base, employee_submitted_at: at, leader_submitted_at: at })).toBe(true);
+    for (const state of ['meeting', 'signing', 'closed'] as const) expect(othersPreparationVisible({ ...grus, state })).toBe(true);
+  });
+
+  it('lets only a GRUS member ask for an individual MUS, and only the leader side create it', () => {
+    expect(mayRequestMus(grus, 'employee')).toBe(true);
+    expect(mayRequestMus(grus, 'leader')).toBe(false);
+    expect(mayRequestMus(base, 'employee')).toBe(false);
+    expect(mayRequestMus({ ...grus, group_id: null }, 'employee')).toBe(false);
+    expect(mayCreateRequestedMus(grus, 'leader')).toBe(true);
+    expect(mayCreateRequestedMus(grus, 'employee')).toBe(false);
+  });
+
+  it('M15 makes the dialogue of someone who left read-only and takes away the employee side', () => {
+    const gone: DialogueFacts = { ...base, state: 'meeting', employee_fired_at: at };
+    expect(isArchived(gone)).toBe(true);
+    expect(isArchived(base)).toBe(false);
+    expect(sideOf({ employmentId: 'emp', dialogueAccess: [] }, gone)).toBeNull();
+    expect(sideOf({ employmentId: 'lead', dialogueAccess: [] }, gone)).toBe('leader');
+    expect(mayEditMeeting(gone)).toBe(false);
+    expect(mayFinishMeeting(gone, 'leader')).toBe(false);
+    expect(mayFollowUpAgreement({ ...gone, state: 'closed' })).toBe(false);
+    expect(mayReopen({ ...gone, state: 'closed' }, 'leader')).toBe(false);
+    expect(maySign({ ...gone, state: 'signing' }, false)).toBe(false);
+    expect(mayRequestMus({ ...grus, employee_fired_at: at }, 'employee')).toBe(false);
+    // A GRUS goes on for the others when one member leaves: only that member's side is gone.
+    const leftGroupRow: DialogueFacts = { ...grus, state: 'meeting', employee_fired_at: at };
+    expect(isArchived(leftGroupRow)).toBe(false);
+    expect(sideOf({ employmentId: 'emp', dialogueAccess: [] }, leftGroupRow)).toBeNull();
+    expect(mayEditMeeting(leftGroupRow)).toBe(true);
   });
 });

@@ -12,6 +12,8 @@ import { unsafeSystemTransaction, withTenant } from '../src/platform/db/context.
 import { BUILTIN_FORMS } from '../src/modules/forms/builtin.ts';
 import { allQuestions, formDefinitionSchema } from '../src/modules/forms/form-definition.ts';
 import { createFormVersion } from '../src/modules/forms/forms.service.ts';
+import { answerRowId, readAgreements, SEALED } from '../src/modules/dialogues/dialogues.repository.ts';
+import { openText } from '../src/platform/crypto/envelope.ts';
 
 let t: TestApp;
 
@@ -52,8 +54,10 @@ async function dialogueOf(f: CompanyFixture, who: CompanyFixture['employee']) {
   return sys((trx) => trx.selectFrom('dialogues').selectAll().where('company_id', '=', f.companyId).where('employee_employment_id', '=', who.employmentId).orderBy('created_at', 'desc').executeTakeFirstOrThrow());
 }
 
+/** The stored answer, its free text opened (sealed with the company's key, M16). */
 async function stored(dialogueId: string, questionId: string, side: 'employee' | 'leader' | 'shared') {
-  return sys((trx) => trx.selectFrom('dialogue_answers').selectAll().where('dialogue_id', '=', dialogueId).where('question_id', '=', questionId).where('side', '=', side).executeTakeFirst());
+  const row = await sys((trx) => trx.selectFrom('dialogue_answers').selectAll().where('dialogue_id', '=', dialogueId).where('question_id', '=', questionId).where('side', '=', side).executeTakeFirst());
+  return row && { ...row, value: await openText(row.company_id, SEALED.answers, answerRowId(dialogueId, questionId, side), row.value) };
 }
 
 describe('forms', () => {
@@ -75,10 +79,10 @@ describe('forms', () => {
     const page = await admin.get('/rounds/new');
     expect(page.statusCode).toBe(200);
     for (const name of ['MUS (DA)', 'Employee development dialogue (EN)', 'Utvecklingssamtal (SV)', 'Onboardingsamtale (DA)']) expect(page.body).toContain(name);
-    // Sickness absence comes from a report; GRUS waits for group dialogues.
+    // Sickness absence comes from a report; GRUS starts group dialogues (test/grus.test.ts).
     expect(page.body).not.toContain('Sygefraværssamtale');
-    expect(page.body).not.toContain('GRUS');
-    expect((await startRound(admin, `team:${f.teamId}`, { form: 'builtin:grus-da' })).statusCode).toBe(422);
+    expect(page.body).toContain('GRUS (gruppeudviklingssamtale) (DA)');
+    expect((await startRound(admin, `team:${f.teamId}`, { form: 'builtin:sickness-da' })).statusCode).toBe(422);
     const onboarding = await startRound(admin, `team:${f.teamId}`, { form: 'builtin:onboarding-da', name: 'Onboarding' });
     expect(onboarding.statusCode).toBe(303);
     expect(await roundDialogues(roundIdFrom(onboarding.headers.location))).toHaveLength(2);
@@ -394,7 +398,8 @@ describe('meeting, agreements, sign-off, lock, reopen, carry-over', () => {
     expect(history.map((h) => h.to_state)).toEqual(expect.arrayContaining(['invited', 'meeting', 'signing', 'closed']));
 
     // Follow-up through the year stays open.
-    const agreement = await sys((trx) => trx.selectFrom('agreements').selectAll().where('dialogue_id', '=', id).where('title_text', '=', 'Ugentlig sparring').executeTakeFirstOrThrow());
+    // Titles are sealed at rest (M16): find it by its opened title.
+    const agreement = (await sys((trx) => readAgreements(trx, id))).find((a) => a.title_text === 'Ugentlig sparring')!;
     expect((await employee.post(`/agreements/${agreement.id}`, { status: 'in_progress', progress: 'Vi mødes hver fredag.' })).statusCode).toBe(303);
     expect((await employee.get('/dialogues')).body).toContain('Ugentlig sparring');
 
@@ -417,7 +422,7 @@ describe('meeting, agreements, sign-off, lock, reopen, carry-over', () => {
     expect(second.statusCode, second.body.slice(0, 3000)).toBe(303);
     const next = await dialogueOf(f, f.employee);
     expect(next.id).not.toBe(id);
-    const carried = await sys((trx) => trx.selectFrom('agreements').selectAll().where('dialogue_id', '=', next.id).orderBy('title_text').execute());
+    const carried = (await sys((trx) => readAgreements(trx, next.id))).sort((a, b) => a.title_text.localeCompare(b.title_text));
     expect(carried.map((a) => [a.title_text, a.status, a.carried_from !== null])).toEqual([
       ['Tag kursus i facilitering', 'open', true],
       ['Ugentlig sparring', 'in_progress', true],

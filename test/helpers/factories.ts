@@ -194,3 +194,22 @@ export async function createDialogue(deps: AppDeps, f: CompanyFixture): Promise<
   });
   return ids;
 }
+
+/**
+ * One more person in a fixture company (for example a new team owner or a director), with the
+ * fixture password. Employees need a team; leaders may sit in a department.
+ */
+export async function createPerson(deps: AppDeps, f: CompanyFixture, opts: { label?: string; role?: EmploymentRole; teamId?: string | null; departmentId?: string | null } = {}): Promise<Person> {
+  const hash = await passwordHash(deps);
+  const tag = unique();
+  const label = opts.label ?? 'person';
+  const p: Person = { userId: randomUUID(), employmentId: randomUUID(), email: `${label}-${tag}@test.example`, name: `${label} ${tag}` };
+  await unsafeSystemTransaction(deps.database, async (trx) => {
+    await trx.insertInto('users').values({ id: p.userId, email: p.email, name: p.name, password_hash: hash, disabled_at: null }).execute();
+    await trx
+      .insertInto('employments')
+      .values({ id: p.employmentId, company_id: f.companyId, user_id: p.userId, role: opts.role ?? 'leader', title: label, language: 'da', team_id: opts.teamId ?? null, department_id: opts.teamId ? null : (opts.departmentId ?? f.departmentId), fired_at: null, fired_by: null })
+      .execute();
+  });
+  return p;
+}

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
+import { terminationMessages } from '../termination/termination.i18n.ts';
 import type { AppDeps } from '../../platform/deps.ts';
 import { viewContext } from '../../platform/http/server.ts';
 import { sendPage } from '../../platform/html/render.ts';
 import { Layout, roleLabel, type ViewContext } from '../../platform/html/layout.tsx';
-import { formatNumber, translator } from '../../platform/i18n/i18n.ts';
+import { formatDate, formatNumber, translator } from '../../platform/i18n/i18n.ts';
 import { common } from '../../platform/html/common.i18n.ts';
 import { dashboardMessages } from './dashboard.i18n.ts';
 import { companySettingsMessages } from '../companysettings/companysettings.i18n.ts';
@@ -46,6 +47,18 @@ function DialoguesCard(props: { vc: ViewContext; d: DialogueSummary }) {
           ))}
         </ul>
       )}
+      {d.musTasks.length > 0 ? (
+        <>
+          <h3>{t('musTasksHeading')}</h3>
+          <ul class="plain">
+            {d.musTasks.map((x) => (
+              <li>
+                <a href={`/dialogues/${x.grus_dialogue_id}#requests-h`}>{t('musTaskLine', { name: x.employee_name, date: formatDate(vc.lang, x.created_at) })}</a>
+              </li>
+            ))}
+          </ul>
+        </>
+      ) : null}
       {d.led.length > 0 ? (
         <p>
           {t('ledDialogues')}: {formatNumber(vc.lang, waiting)} / {formatNumber(vc.lang, d.led.length)}
@@ -65,6 +78,12 @@ function DialoguesCard(props: { vc: ViewContext; d: DialogueSummary }) {
           <>
             {' · '}
             <a href="/rounds">{t('rounds')}</a>
+          </>
+        ) : null}
+        {d.archived > 0 ? (
+          <>
+            {' · '}
+            <a href="/archive">{t('archiveLink')}</a>
           </>
         ) : null}
       </p>
@@ -130,6 +149,9 @@ function DashboardPage(props: { vc: ViewContext; data: Dashboard; dialogues: Dia
             </p>
             <p>
               <a href="/org/settings/security">{translator(lang, companySettingsMessages)('title')}</a>
+            </p>
+            <p>
+              <a href="/org/settings/termination">{translator(lang, terminationMessages)('title')}</a>
             </p>
           </section>
         ) : null}

@@ -117,7 +117,8 @@ export async function listAttachments(ctx: AttachmentsCtx, dialogueId: string): 
     const agreements = (await repo.readAgreements(trx, d.id)).map((a) => ({ id: a.id, title: a.title_text }));
     return {
       dialogueId: d.id,
-      mayAttach: d.state !== 'closed',
+      // Closed, or in the leader's archive (the employee left, M15): no new files.
+      mayAttach: d.state !== 'closed' && (d.employee_fired_at === null || d.group_id !== null),
       files,
       count: files.filter((f) => f.state !== 'infected').length,
       limit: ctx.deps.config.uploads.maxFilesPerDialogue,
@@ -139,7 +140,7 @@ export async function dialogueOfAgreement(ctx: AttachmentsCtx, agreementId: stri
 export async function checkMayAttach(ctx: AttachmentsCtx, dialogueId: string): Promise<void> {
   await run(ctx, async (trx) => {
     const { d } = await loadDialogue(trx, ctx.actor, dialogueId);
-    if (d.state === 'closed') throw new AttachmentConflictError('errAttachLocked');
+    if (d.state === 'closed' || (d.employee_fired_at !== null && d.group_id === null)) throw new AttachmentConflictError('errAttachLocked');
   });
 }
 
@@ -158,7 +159,7 @@ export async function attach(ctx: AttachmentsCtx, dialogueId: string, agreementI
         const a = await repo.readAgreement(trx, agreementId);
         if (!a || a.dialogue_id !== d.id) throw new NotFoundError();
       }
-      if (d.state === 'closed') return 'locked';
+      if (d.state === 'closed' || (d.employee_fired_at !== null && d.group_id === null)) return 'locked';
       if ((await countAttachments(trx, d.id)) >= deps.config.uploads.maxFilesPerDialogue) return 'dialogue_limit';
       return undefined;
     },

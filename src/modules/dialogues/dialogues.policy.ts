@@ -11,7 +11,17 @@
  * participant. Anyone else gets "not found", never "forbidden".
  *
  * Preparation is private: a side sees the other side's private answers only once both have
- * submitted their preparation, or once the meeting has started.
+ * submitted their preparation, or once the meeting has started. In a GRUS (a group of member
+ * dialogues sharing group_id) only the meeting reveals them: every member's preparation stays
+ * hidden from the other members and the leader until the leader starts the meeting.
+ *
+ * Hand-over: leader_employment_id follows the team's responsible leader (a trigger in
+ * migrations/019 rewrites it when owners change or an owner is fired), so "the leader it was made
+ * with" is always the current responsible leader; the one replaced gets "not found".
+ *
+ * The leader's archive (M15): once the employee has left (employments.fired_at), the dialogue is
+ * read-only for everyone, and only the leader side (the current responsible leader, or a delegate
+ * with the dialogue access for the team) still has it; the employee side is gone.
  */
 import type { DialogueState, FormKind, Responsibility } from '../../platform/db/schema.ts';
 
@@ -25,7 +35,29 @@ export type DialogueFacts = {
   state: DialogueState;
   employee_submitted_at: Date | null;
   leader_submitted_at: Date | null;
+  /** GRUS: the anchor row's id on every member row; null for a one-to-one dialogue. */
+  group_id?: string | null;
+  /** When the employee left; set means the dialogue is in the leader's archive. */
+  employee_fired_at?: Date | null;
 };
+
+/** Whether the dialogue's employee has left (employments.fired_at): their side is gone. */
+export function employeeLeft(d: Pick<DialogueFacts, 'employee_fired_at'>): boolean {
+  return d.employee_fired_at !== null && d.employee_fired_at !== undefined;
+}
+
+/**
+ * A dialogue of someone who left: read-only, in the leader's archive (M15). A GRUS goes on for
+ * the rest of the group when one member leaves (their row only loses its employee side), so a
+ * group row is never read-only for that reason.
+ */
+export function isArchived(d: Pick<DialogueFacts, 'employee_fired_at' | 'group_id'>): boolean {
+  return employeeLeft(d) && !isGroup(d);
+}
+
+export function isGroup(d: Pick<DialogueFacts, 'group_id'>): boolean {
+  return d.group_id !== null && d.group_id !== undefined;
+}
 
 /** The delegation that gives access to a kind of dialogue on a team (DOMAIN.md). */
 export const ACCESS_FOR_KIND: Record<FormKind, Responsibility> = {
@@ -39,7 +71,7 @@ export type ActorFacts = { employmentId: string; dialogueAccess: readonly { resp
 
 /** The actor's side in the dialogue, or null: then the dialogue does not exist for them. */
 export function sideOf(actor: ActorFacts, d: DialogueFacts): Side | null {
-  if (actor.employmentId === d.employee_employment_id) return 'employee';
+  if (actor.employmentId === d.employee_employment_id) return employeeLeft(d) ? null : 'employee';
   if (actor.employmentId === d.leader_employment_id) return 'leader';
   const needed = ACCESS_FOR_KIND[d.form_kind];
   if (d.team_id !== null && actor.dialogueAccess.some((a) => a.teamId === d.team_id && a.responsibility === needed)) return 'leader';
@@ -54,50 +86,62 @@ export function submittedAt(d: Pick<DialogueFacts, 'employee_submitted_at' | 'le
 
 /** Whether the other side's private preparation is visible. */
 export function othersPreparationVisible(d: DialogueFacts): boolean {
+  if (isGroup(d)) return AFTER_PREPARATION.includes(d.state);
   return AFTER_PREPARATION.includes(d.state) || (d.employee_submitted_at !== null && d.leader_submitted_at !== null);
 }
 
 /** One's own private answers can be changed until submitted, and never after the meeting starts. */
 export function mayEditPreparation(d: DialogueFacts, side: Side): boolean {
-  return (d.state === 'invited' || d.state === 'preparing') && submittedAt(d, side) === null;
+  return !isArchived(d) && (d.state === 'invited' || d.state === 'preparing') && submittedAt(d, side) === null;
 }
 
 /** Shared answers, notes and new agreements are written together during the meeting. */
 export function mayEditMeeting(d: DialogueFacts): boolean {
-  return d.state === 'meeting';
+  return !isArchived(d) && d.state === 'meeting';
 }
 
 export function mayScheduleMeeting(d: DialogueFacts, side: Side): boolean {
-  return side === 'leader' && (d.state === 'invited' || d.state === 'preparing' || d.state === 'meeting');
+  return !isArchived(d) && side === 'leader' && (d.state === 'invited' || d.state === 'preparing' || d.state === 'meeting');
 }
 
 export function mayStartMeeting(d: DialogueFacts, side: Side): boolean {
-  return side === 'leader' && (d.state === 'invited' || d.state === 'preparing');
+  return !isArchived(d) && side === 'leader' && (d.state === 'invited' || d.state === 'preparing');
 }
 
 export function mayFinishMeeting(d: DialogueFacts, side: Side): boolean {
-  return side === 'leader' && d.state === 'meeting';
+  return !isArchived(d) && side === 'leader' && d.state === 'meeting';
 }
 
 export function maySign(d: DialogueFacts, alreadySigned: boolean): boolean {
-  return d.state === 'signing' && !alreadySigned;
+  return !isArchived(d) && d.state === 'signing' && !alreadySigned;
 }
 
 /** Only the employee writes the disagreement comment, and only while signing is open. */
 export function mayCommentDisagreement(d: DialogueFacts, side: Side, alreadySigned: boolean): boolean {
-  return side === 'employee' && d.state === 'signing' && !alreadySigned;
+  return !isArchived(d) && side === 'employee' && d.state === 'signing' && !alreadySigned;
 }
 
 export function mayReopen(d: DialogueFacts, side: Side): boolean {
-  return side === 'leader' && d.state === 'closed';
+  return !isArchived(d) && side === 'leader' && d.state === 'closed';
 }
 
 /**
  * Following an agreement up through the year (status and progress notes) stays open after the
  * dialogue is locked: the agreement list is a living plan. Its title and description do not.
+ * Not in the archive: the employee has left.
  */
 export function mayFollowUpAgreement(d: DialogueFacts): boolean {
-  return d.state === 'meeting' || d.state === 'signing' || d.state === 'closed';
+  return !isArchived(d) && (d.state === 'meeting' || d.state === 'signing' || d.state === 'closed');
+}
+
+/** A GRUS member may ask for an individual MUS at any time while they are employed. */
+export function mayRequestMus(d: DialogueFacts, side: Side): boolean {
+  return !employeeLeft(d) && side === 'employee' && d.form_kind === 'grus' && isGroup(d);
+}
+
+/** The leader side creates the requested MUS. */
+export function mayCreateRequestedMus(d: DialogueFacts, side: Side): boolean {
+  return !employeeLeft(d) && side === 'leader';
 }
 
 /** Whether the state machine allows the step at all (the service also checks who asks). */

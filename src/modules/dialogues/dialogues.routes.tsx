@@ -21,7 +21,7 @@ import { dialogueMessages, isDialogueKey, type DialogueKey } from './dialogues.i
 import * as service from './dialogues.service.ts';
 import { listAttachments } from './dialogues.attachments.ts';
 import type { DialogueCtx } from './dialogues.service.ts';
-import { AGREEMENT_STATUSES, AnswerStatus, DialoguePageView, NewRoundPage, OverviewPage, RoundPage, RoundsPage, StatisticsPage, type DialogueViewState, type FormState } from './dialogues.views.tsx';
+import { AGREEMENT_STATUSES, AnswerStatus, ArchivePage, DialoguePageView, NewRoundPage, OverviewPage, RoundPage, RoundsPage, StatisticsPage, type DialogueViewState, type FormState } from './dialogues.views.tsx';
 
 const isoDate = z.string().trim().regex(/^\d{4}-\d{2}-\d{2}$/).refine((v) => !Number.isNaN(Date.parse(`${v}T00:00:00Z`)) && new Date(`${v}T00:00:00Z`).toISOString().startsWith(v));
 const optionalDate = z
@@ -43,14 +43,17 @@ const notesSchema = z.object({ notes: z.string().max(20000), version: z.coerce.n
 const agreementSchema = z.object({
   title: text(500),
   description: optionalText(5000),
-  owner: z.enum(['employee', 'leader']),
+  // 'employee' or 'leader'; in a GRUS 'leader' or 'member:<employment id>'.
+  owner: z.union([z.enum(['employee', 'leader']), z.string().regex(/^member:[0-9a-f-]{36}$/)]),
   deadline: optionalDate.default(null),
   follow_up: optionalDate.default(null),
   status: z.enum(AGREEMENT_STATUSES as [string, ...string[]]).default('open'),
 });
 const followUpSchema = z.object({ status: z.enum(AGREEMENT_STATUSES as [string, ...string[]]), progress: optionalText(10000) });
 const sicknessSchema = z.object({ employment_id: z.uuid(), from: isoDate, to: optionalDate });
-const signSchema = z.object({ password: z.string().min(1).max(1024), disagreement: z.string().max(5000).default('') });
+// The password or a TOTP code (the service asks for one of them).
+const signSchema = z.object({ password: z.string().max(1024).default(''), code: z.string().trim().max(20).regex(/^[0-9 ]*$/).default(''), disagreement: z.string().max(5000).default('') });
+const requestMusSchema = z.object({ reason: optionalText(2000) });
 
 const FLASH: Record<string, DialogueKey> = {
   saved: 'answersSaved',
@@ -66,6 +69,9 @@ const FLASH: Record<string, DialogueKey> = {
   reopened: 'reopened',
   nudged: 'nudgedFlash',
   nudgeAlready: 'nudgeAlreadyFlash',
+  requested: 'requestSentFlash',
+  'mus-created': 'createdMusFlash',
+  'group-closed': 'groupClosedFlash',
 };
 
 function ctxOf(req: FastifyRequest, deps: AppDeps): DialogueCtx {
@@ -287,8 +293,10 @@ export function registerDialogues(app: FastifyInstance, deps: AppDeps) {
     const form = parseForm(agreementSchema, { description: '', deadline: '', follow_up: '', ...rawForm(req.body) }, req.lang);
     if (!form.ok) return renderDialogue(req, reply, id, { agreement: { values: form.raw, errors: form.errors } }, 422);
     const d = form.data;
+    const member = d.owner.startsWith('member:') ? d.owner.slice('member:'.length) : undefined;
+    const owner = d.owner === 'leader' ? 'leader' : 'employee';
     const r = await attempt(req.lang, 'title', () =>
-      service.addAgreement(ctx, id, { title: d.title, description: d.description, owner: d.owner, deadline: d.deadline, followUp: d.follow_up, status: d.status as service.AgreementInput['status'] }),
+      service.addAgreement(ctx, id, { title: d.title, description: d.description, owner, ownerEmploymentId: member, deadline: d.deadline, followUp: d.follow_up, status: d.status as service.AgreementInput['status'] }),
     );
     if (!r.ok) return renderDialogue(req, reply, id, { agreement: { values: rawForm(req.body), errors: r.errors } }, r.status);
     return reply.redirect(`/dialogues/${id}?done=agreement#agreements-h`, 303);
@@ -309,10 +317,37 @@ export function registerDialogues(app: FastifyInstance, deps: AppDeps) {
     const ctx = ctxOf(req, deps);
     const raw = rawForm(req.body);
     const keep = { disagreement: raw.disagreement ?? '' };
-    const form = parseForm(signSchema, { disagreement: '', ...raw }, req.lang);
+    const form = parseForm(signSchema, { disagreement: '', password: '', code: '', ...raw }, req.lang);
     if (!form.ok) return renderDialogue(req, reply, id, { sign: { values: keep, errors: form.errors } }, 422);
     const r = await attempt(req.lang, 'password', () => service.sign(ctx, id, { ...form.data, source: sourceOf(req) }));
     if (!r.ok) return renderDialogue(req, reply, id, { sign: { values: keep, errors: r.errors } }, r.status);
-    return reply.redirect(`/dialogues/${id}?done=${r.value.closed ? 'closed' : 'signed'}`, 303);
+    return reply.redirect(`/dialogues/${id}?done=${r.value.closed ? (r.value.group ? 'group-closed' : 'closed') : 'signed'}`, 303);
+  });
+
+  // ------------------------------------------------------------ GRUS: an individual MUS on request
+  app.post('/dialogues/:id/request-mus', async (req, reply) => {
+    const id = idParam(req);
+    const ctx = ctxOf(req, deps);
+    const form = parseForm(requestMusSchema, { reason: '', ...rawForm(req.body) }, req.lang);
+    if (!form.ok) {
+      await service.getDialoguePage(ctx, id);
+      return renderDialogue(req, reply, id, { errors: form.errors, values: form.raw }, 422);
+    }
+    const r = await attempt(req.lang, 'reason', () => service.requestMus(ctx, id, { reason: form.data.reason }));
+    if (!r.ok) return renderDialogue(req, reply, id, { errors: r.errors }, r.status);
+    return reply.redirect(`/dialogues/${id}?done=requested#request-h`, 303);
+  });
+
+  app.post('/dialogues/:id/create-mus', async (req, reply) => {
+    const id = idParam(req);
+    const r = await attempt(req.lang, 'step', () => service.createRequestedMus(ctxOf(req, deps), id));
+    if (!r.ok) return renderDialogue(req, reply, id, { errors: r.errors }, r.status);
+    return reply.redirect(`/dialogues/${r.value}?done=mus-created`, 303);
+  });
+
+  // ------------------------------------------------------------ the leader's archive (M15)
+  app.get('/archive', async (req, reply) => {
+    const data = await service.getArchive(ctxOf(req, deps));
+    return sendPage(reply, <ArchivePage vc={viewContext(req)} rows={data} />);
   });
 }

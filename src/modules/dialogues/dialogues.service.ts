@@ -9,7 +9,13 @@
  * overwritten silently, whether by two tabs or by two people. State changes lock the dialogue row
  * first, so two concurrent steps run one after the other. The password check of a signature runs
  * between two transactions (Argon2 never holds a connection).
+ *
+ * GRUS: a group dialogue is one member row per member (see migrations/019). Every step of the
+ * group (meeting, finishing, the leader's preparation and signature, reopening) changes all rows
+ * of the group in one transaction, each with its own transition row; what is shared (the leader's
+ * preparation, meeting answers, notes, agreements the leader owns) is written on the anchor row.
  */
+import { notifyMusRequested } from '../reminders/reminders.service.ts';
 import { randomUUID } from 'node:crypto';
 import { listViewers, recordView } from '../../platform/audit/views.ts';
 import type { AppDeps } from '../../platform/deps.ts';
@@ -21,9 +27,16 @@ import { ConflictError, NotFoundError, ValidationError } from '../../platform/er
 import { checkThrottle, recordFailure, subjectFor } from '../../platform/auth/throttle.ts';
 import { afterBlocksStarted } from '../../platform/auth/login-notices.ts';
 import * as forms from '../forms/forms.service.ts';
+import { BUILTIN_FORMS } from '../forms/builtin.ts';
 import { answersPrivately, findQuestion, normaliseAnswer, type FormDefinition } from '../forms/form-definition.ts';
 import * as repo from './dialogues.repository.ts';
+import { hasConfirmedTotp, useTotpCode } from '../twofactor/twofactor.repository.ts';
 import {
+  employeeLeft,
+  isArchived,
+  isGroup,
+  mayCreateRequestedMus,
+  mayRequestMus,
   isOverdue,
   mayAdministerRound,
   mayReportSickness,
@@ -109,9 +122,22 @@ async function loadDialogue(trx: Tx, ctx: DialogueCtx, id: string, lock = false)
   return { d, side };
 }
 
-/** A closed dialogue is locked: every write is refused with this, whatever the step. */
+/** A closed dialogue is locked, an archived one (the employee left, M15) read-only: every write is refused. */
 function refuseIfLocked(d: repo.DialogueRow) {
+  if (isArchived(d)) throw new DialogueConflictError('errArchived');
   if (d.state === 'closed') throw new DialogueConflictError('errLocked');
+}
+
+/** The rows a group step changes: every row of the group, or just the dialogue itself. */
+async function rowsOf(trx: Tx, d: repo.DialogueRow, lock = true): Promise<repo.DialogueRow[]> {
+  if (!d.group_id) return [d];
+  const rows = await repo.listGroupRows(trx, d.group_id, lock);
+  return rows.length > 0 ? rows : [d];
+}
+
+/** The same step on every row of a group (one transition row and audit event per row). */
+async function transitionAll(trx: Tx, ctx: DialogueCtx, rows: repo.DialogueRow[], to: DialogueState) {
+  for (const r of rows) await transition(trx, ctx, r, to);
 }
 
 async function transition(trx: Tx, ctx: DialogueCtx, d: repo.DialogueRow, to: DialogueState, extra: Parameters<typeof repo.updateDialogue>[2] = {}) {
@@ -134,6 +160,26 @@ async function loadRoundScope(trx: Tx, actor: UserActor, targets?: Awaited<Retur
 
 export type RoundFormData = Awaited<ReturnType<typeof getRoundForm>>;
 
+/**
+ * GRUS forms start group rounds (one group dialogue per team). The forms module offers the kinds
+ * of individual rounds; the GRUS choices (the built-in form and the company's own GRUS forms) are
+ * added here, once each.
+ */
+async function formChoicesWithGrus(trx: Tx): Promise<forms.FormChoice[]> {
+  const choices = await forms.listFormChoices(trx);
+  const builtin = BUILTIN_FORMS.filter((f) => f.kind === 'grus').map((f) => ({ value: `builtin:${f.key}`, name: f.name, language: f.language, kind: f.kind }));
+  const own = (await repo.listGrusForms(trx)).map((f) => ({ value: f.id, name: f.name, language: f.language, kind: 'grus' }));
+  return [...choices, ...[...builtin, ...own].filter((c) => !choices.some((x) => x.value === c.value))];
+}
+
+async function grusVersionForChoice(trx: Tx, ctx: DialogueCtx, choice: string, now: Date): Promise<string | undefined> {
+  if (choice.startsWith('builtin:')) {
+    const builtin = BUILTIN_FORMS.find((f) => f.key === choice.slice('builtin:'.length) && f.kind === 'grus');
+    return builtin ? forms.ensureBuiltinVersion(trx, who(ctx), builtin.key, now) : undefined;
+  }
+  return (await repo.listGrusForms(trx)).find((f) => f.id === choice)?.latest ?? undefined;
+}
+
 export async function getRoundForm(ctx: DialogueCtx) {
   return run(ctx, async (trx) => {
     const targets = await repo.listTargets(trx);
@@ -141,7 +187,7 @@ export async function getRoundForm(ctx: DialogueCtx) {
     notFoundUnless(scope.kind !== 'none');
     const me = ctx.actor.employmentId;
     return {
-      forms: await forms.listFormChoices(trx),
+      forms: await formChoicesWithGrus(trx),
       teams: targets.teams.filter((x) => reachesTarget(scope, x.ancestors, x.responsible === me)),
       departments: targets.departments.filter((x) => reachesTarget(scope, x.ancestors, x.responsible === me)),
     };
@@ -177,7 +223,7 @@ export async function createRound(ctx: DialogueCtx, input: RoundInput): Promise<
       throw new DialogueValidationError('errInvalidChoice', { target: 'errInvalidChoice' });
     }
     const now = ctx.deps.clock.now();
-    const versionId = await forms.versionForChoice(trx, who(ctx), input.form, now);
+    const versionId = (await forms.versionForChoice(trx, who(ctx), input.form, now)) ?? (await grusVersionForChoice(trx, ctx, input.form, now));
     if (!versionId) throw new DialogueValidationError('errInvalidChoice', { form: 'errInvalidChoice' });
 
     const roundId = randomUUID();
@@ -194,19 +240,30 @@ export async function createRound(ctx: DialogueCtx, input: RoundInput): Promise<
       created_by: me,
     });
     const members = await repo.listTeamMembersWithLeader(trx, teamIds);
+    const kindOfForm = (await forms.getVersion(trx, versionId)).kind;
     // Only a MUS carries open agreements on from the last MUS.
-    const carries = (await forms.getVersion(trx, versionId)).kind === 'mus';
+    const carries = kindOfForm === 'mus';
+    // A GRUS is one group dialogue per team: the team's members with its responsible leader, and
+    // only where at least two members take part.
+    const grus = kindOfForm === 'grus';
+    const groups = new Map<string, string[]>();
     let created = 0;
     let skipped = 0;
+    const eligible = members.filter((m) => m.leader && m.leader !== m.id);
+    skipped += members.length - eligible.length;
+    const perTeam = new Map<string, number>();
+    for (const m of eligible) perTeam.set(m.team_id ?? '', (perTeam.get(m.team_id ?? '') ?? 0) + 1);
     for (const m of members) {
       // Nobody holds a dialogue with themself, and a team without a responsible leader has no one to hold it.
-      if (!m.leader || m.leader === m.id) {
+      if (!m.leader || m.leader === m.id) continue;
+      if (grus && (perTeam.get(m.team_id ?? '') ?? 0) < 2) {
         skipped++;
         continue;
       }
       const dialogueId = randomUUID();
       await repo.insertDialogue(trx, { id: dialogueId, company_id: ctx.actor.companyId, round_id: roundId, form_version_id: versionId, employee_employment_id: m.id, leader_employment_id: m.leader, team_id: m.team_id });
       await repo.insertTransition(trx, { id: randomUUID(), company_id: ctx.actor.companyId, dialogue_id: dialogueId, from_state: null, to_state: 'invited', actor_employment_id: me, created_at: now });
+      if (grus) groups.set(m.team_id ?? '', [...(groups.get(m.team_id ?? '') ?? []), dialogueId]);
       // Open agreements from earlier dialogues come along, linked to the originals.
       for (const a of carries ? await repo.readCarryOverAgreements(trx, m.id) : []) {
         await repo.insertAgreement(trx, {
@@ -227,6 +284,8 @@ export async function createRound(ctx: DialogueCtx, input: RoundInput): Promise<
       }
       created++;
     }
+    // The first member row of each team is the group's anchor; its id is the group's id.
+    for (const ids of groups.values()) if (ids[0]) await repo.setGroup(trx, ids, ids[0]);
     await record(trx, ctx, { type: 'dialogues.round.created', objectType: 'round', objectId: roundId, data: { formVersionId: versionId, teamId, departmentId, dialogues: created, skipped } });
     return { id: roundId, created, skipped };
   });
@@ -334,7 +393,10 @@ export async function getMyDialogues(ctx: DialogueCtx) {
     const canSeeRounds = canStartRounds || (await repo.listResponsibilityDepartments(trx, ctx.actor.employmentId)).length > 0;
     // Agreements to follow up in the coming 30 days, or already past their date.
     const due = await repo.readAgreementsDueForLeader(trx, ctx.actor.employmentId, today(new Date(now.getTime() + 30 * 86_400_000)));
-    return { mine, led, upcoming, agreements, due, canStartRounds, canSeeRounds, today: day };
+    // The leader's tasks: requested individual MUS not yet created.
+    const musTasks = await repo.listOpenMusRequestsForLeader(trx, ctx.actor.employmentId);
+    const archived = (await repo.listArchiveForLeader(trx, ctx.actor.employmentId)).length;
+    return { mine, led, upcoming, agreements, due, canStartRounds, canSeeRounds, today: day, musTasks, archived };
   });
 }
 
@@ -439,19 +501,80 @@ export async function recordSicknessFromApi(
 
 export type DialoguePage = Awaited<ReturnType<typeof getDialoguePage>>;
 
+/**
+ * A GRUS as its reader sees it: the members, what each has submitted and signed, and each
+ * member's answers only once the meeting has started (before that only one's own). The leader
+ * reads and writes on the anchor row, a member on their own row.
+ */
+async function groupView(trx: Tx, ctx: DialogueCtx, d: repo.DialogueRow, side: Side) {
+  const groupId = d.group_id;
+  if (!groupId) return null;
+  const rows = await repo.listGroupRows(trx, groupId);
+  const anchor = rows.find((r) => r.id === groupId) ?? d;
+  const visible = othersPreparationVisible(anchor);
+  const ids = rows.map((r) => r.id);
+  const signatures = await repo.listSignaturesOf(trx, ids);
+  const memberAnswers: Record<string, repo.StoredAnswer[]> = {};
+  for (const r of rows) {
+    if (visible || (side === 'employee' && r.id === d.id)) memberAnswers[r.id] = (await repo.readAnswers(trx, r.id)).filter((a) => a.side === 'employee');
+  }
+  const disagreements: { name: string; text: string }[] = [];
+  const agreements: (repo.AgreementRow & { owner_name: string })[] = [];
+  for (const r of rows) {
+    if (anchor.state === 'signing' || anchor.state === 'closed') {
+      const text = await repo.readDisagreement(trx, r.id);
+      if (text) disagreements.push({ name: r.employee_name, text });
+    }
+    for (const a of await repo.readAgreements(trx, r.id)) agreements.push({ ...a, owner_name: a.owner === 'leader' ? anchor.leader_name : r.employee_name });
+  }
+  agreements.sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
+  const requests = await repo.listMusRequests(trx, side === 'leader' ? ids : [d.id]);
+  return {
+    anchorId: anchor.id,
+    /** Where this reader's forms post: the member's own row, or the anchor for the leader. */
+    postId: side === 'leader' ? anchor.id : d.id,
+    members: rows.map((r) => ({
+      id: r.id,
+      employmentId: r.employee_employment_id,
+      name: r.employee_name,
+      submitted: r.employee_submitted_at !== null,
+      left: r.employee_fired_at !== null,
+      signedAt: signatures.find((x) => x.dialogue_id === r.id && x.side === 'employee')?.signed_at ?? null,
+      request: requests.find((q) => q.grus_dialogue_id === r.id) ?? null,
+    })),
+    leaderSignedAt: signatures.find((x) => x.dialogue_id === anchor.id && x.side === 'leader')?.signed_at ?? null,
+    memberAnswers,
+    agreements,
+    disagreements,
+    myRequest: side === 'employee' ? (requests.find((q) => q.grus_dialogue_id === d.id && q.fulfilled_at === null) ?? null) : null,
+  };
+}
+
 export async function getDialoguePage(ctx: DialogueCtx, id: string) {
   return run(ctx, async (trx) => {
-    const { d, side } = await loadDialogue(trx, ctx, id);
+    const loaded = await loadDialogue(trx, ctx, id);
+    const side = loaded.side;
+    // The leader of a GRUS reads the group through its anchor row, whichever member row was asked for.
+    const d = loaded.d.group_id && side === 'leader' && loaded.d.group_id !== loaded.d.id ? ((await repo.findDialogue(trx, loaded.d.group_id)) ?? loaded.d) : loaded.d;
+    const group = await groupView(trx, ctx, d, side);
     const version = await forms.getVersion(trx, d.form_version_id);
     const other: Side = side === 'employee' ? 'leader' : 'employee';
     const showOther = othersPreparationVisible(d);
     const showShared = d.state !== 'invited' && d.state !== 'preparing';
-    const answers = (await repo.readAnswers(trx, d.id)).filter((a) => a.side === side || (a.side === other && showOther) || (a.side === 'shared' && showShared));
+    let answers = (await repo.readAnswers(trx, d.id)).filter((a) => a.side === side || (a.side === other && showOther) || (a.side === 'shared' && showShared));
+    if (group && side === 'employee') {
+      // A member's own row holds their answers; the leader's and the shared ones are on the anchor.
+      const anchorAnswers = group.anchorId === d.id ? answers : await repo.readAnswers(trx, group.anchorId);
+      answers = [...answers.filter((a) => a.side === 'employee'), ...anchorAnswers.filter((a) => (a.side === 'leader' && showOther) || (a.side === 'shared' && showShared))];
+    }
     const signatures = await repo.listSignatures(trx, d.id);
     const signedByMe = signatures.some((s) => s.side === side);
     // M14: the read and its "viewed by" row in one transaction (no read without its row).
     const role = side === 'employee' ? 'employee' : d.leader_employment_id === ctx.actor.employmentId ? 'leader' : 'delegate';
     await recordView(trx, { companyId: ctx.actor.companyId, objectType: 'dialogue', objectId: d.id, viewer: { userId: ctx.actor.userId }, role, at: ctx.deps.clock.now() });
+    if (d.id !== loaded.d.id) await recordView(trx, { companyId: ctx.actor.companyId, objectType: 'dialogue', objectId: loaded.d.id, viewer: { userId: ctx.actor.userId }, role, at: ctx.deps.clock.now() });
+    const notesId = group ? group.anchorId : d.id;
+    const hasTotp = await hasConfirmedTotp(trx, { userId: ctx.actor.userId });
     return {
       viewers: await listViewers(trx, 'dialogue', d.id),
       dialogue: d,
@@ -459,7 +582,10 @@ export async function getDialoguePage(ctx: DialogueCtx, id: string) {
       form: version,
       answers,
       showOther,
-      notes: showShared ? await repo.readNotes(trx, d.id) : { text: '', version: 0 },
+      group,
+      archived: isArchived(d),
+      hasTotp,
+      notes: showShared ? await repo.readNotes(trx, notesId) : { text: '', version: 0 },
       agreements: await repo.readAgreements(trx, d.id),
       disagreement: await repo.readDisagreement(trx, d.id),
       signatures,
@@ -475,6 +601,8 @@ export async function getDialoguePage(ctx: DialogueCtx, id: string) {
         disagree: mayCommentDisagreement(d, side, signedByMe),
         reopen: mayReopen(d, side),
         followUp: mayFollowUpAgreement(d),
+        requestMus: mayRequestMus(d, side),
+        createMus: group !== null && mayCreateRequestedMus(d, side),
       },
     };
   });
@@ -505,12 +633,15 @@ export async function saveAnswer(ctx: DialogueCtx, id: string, input: AnswerInpu
     const value = q ? normaliseAnswer(q, input.value) : null;
     if (value === null) throw new DialogueValidationError('errInvalidAnswer', { [`q_${input.questionId}`]: 'errInvalidAnswer' });
     const now = ctx.deps.clock.now();
-    const result = await repo.writeAnswer(trx, { companyId: ctx.actor.companyId, dialogueId: d.id, questionId: input.questionId, side: target.side, value, expectedVersion: input.version, by: ctx.actor.employmentId, at: now });
+    // In a GRUS the leader's and the shared answers live on the anchor row (and are sealed for it:
+    // free text is encrypted with the company's key, M16; scale and choice answers stay in clear).
+    const targetId = d.group_id && (target.shared || side === 'leader') ? d.group_id : d.id;
+    const result = await repo.writeAnswer(trx, { companyId: ctx.actor.companyId, dialogueId: targetId, questionId: input.questionId, side: target.side, value, seal: q?.type === 'text', expectedVersion: input.version, by: ctx.actor.employmentId, at: now });
     if (!result.ok) {
       await record(trx, ctx, { type: 'dialogues.answer.conflict', objectType: 'dialogue', objectId: d.id, data: { questionId: input.questionId, side: target.side, sentVersion: input.version, storedVersion: result.current.version } });
       return { ok: false, questionId: input.questionId, side: target.side, mine: value, theirs: result.current.value, version: result.current.version };
     }
-    if (d.state === 'invited') await transition(trx, ctx, d, 'preparing');
+    if (d.state === 'invited') await transitionAll(trx, ctx, await rowsOf(trx, d), 'preparing');
     await record(trx, ctx, { type: 'dialogues.answer.saved', objectType: 'dialogue', objectId: d.id, data: { questionId: input.questionId, side: target.side, version: result.version } });
     return { ok: true, version: result.version, questionId: input.questionId, side: target.side };
   });
@@ -523,7 +654,12 @@ export async function submitPreparation(ctx: DialogueCtx, id: string): Promise<v
     if (!mayEditPreparation(d, side)) throw new DialogueConflictError('errPreparationClosed');
     const now = ctx.deps.clock.now();
     const set = side === 'employee' ? { employee_submitted_at: now } : { leader_submitted_at: now };
-    if (d.state === 'invited') await transition(trx, ctx, d, 'preparing', set);
+    if (d.group_id) {
+      // A member submits their own row; the leader's one preparation counts for the whole group.
+      if (side === 'employee') await repo.updateDialogue(trx, d.id, set);
+      else await repo.updateGroupRows(trx, d.group_id, set);
+      if (d.state === 'invited') await transitionAll(trx, ctx, await rowsOf(trx, d), 'preparing');
+    } else if (d.state === 'invited') await transition(trx, ctx, d, 'preparing', set);
     else await repo.updateDialogue(trx, d.id, set);
     await record(trx, ctx, { type: 'dialogues.preparation.submitted', objectType: 'dialogue', objectId: d.id, data: { side } });
   });
@@ -537,7 +673,8 @@ export async function scheduleMeeting(ctx: DialogueCtx, id: string, input: Meeti
     refuseIfLocked(d);
     if (!mayScheduleMeeting(d, side)) throw new DialogueConflictError(side === 'leader' ? 'errWrongState' : 'errLeaderOnly');
     const at = copenhagenInstant(input.date, input.time);
-    await repo.updateDialogue(trx, d.id, { meeting_at: at, meeting_place: input.place || null });
+    if (d.group_id) await repo.updateGroupRows(trx, d.group_id, { meeting_at: at, meeting_place: input.place || null });
+    else await repo.updateDialogue(trx, d.id, { meeting_at: at, meeting_place: input.place || null });
     await record(trx, ctx, { type: 'dialogues.meeting.scheduled', objectType: 'dialogue', objectId: d.id, data: { at: at.toISOString() } });
   });
 }
@@ -547,7 +684,7 @@ export async function startMeeting(ctx: DialogueCtx, id: string): Promise<void> 
     const { d, side } = await loadDialogue(trx, ctx, id, true);
     refuseIfLocked(d);
     if (!mayStartMeeting(d, side)) throw new DialogueConflictError(side === 'leader' ? 'errWrongState' : 'errLeaderOnly');
-    await transition(trx, ctx, d, 'meeting');
+    await transitionAll(trx, ctx, await rowsOf(trx, d), 'meeting');
   });
 }
 
@@ -556,7 +693,7 @@ export async function finishMeeting(ctx: DialogueCtx, id: string): Promise<void>
     const { d, side } = await loadDialogue(trx, ctx, id, true);
     refuseIfLocked(d);
     if (!mayFinishMeeting(d, side)) throw new DialogueConflictError(side === 'leader' ? 'errWrongState' : 'errLeaderOnly');
-    await transition(trx, ctx, d, 'signing');
+    await transitionAll(trx, ctx, await rowsOf(trx, d), 'signing');
   });
 }
 
@@ -567,7 +704,8 @@ export async function saveNotes(ctx: DialogueCtx, id: string, input: { text: str
     const { d } = await loadDialogue(trx, ctx, id, true);
     refuseIfLocked(d);
     if (!mayEditMeeting(d)) throw new DialogueConflictError('errMeetingNotOpen');
-    const result = await repo.writeNotes(trx, d.id, input.text, input.version);
+    // A GRUS has one set of notes, on the anchor row.
+    const result = await repo.writeNotes(trx, d.group_id ?? d.id, input.text, input.version);
     if (!result.ok) {
       await record(trx, ctx, { type: 'dialogues.answer.conflict', objectType: 'dialogue', objectId: d.id, data: { questionId: 'notes', sentVersion: input.version, storedVersion: result.current.version } });
       return { ok: false, mine: input.text, theirs: result.current.value, version: result.current.version };
@@ -577,7 +715,8 @@ export async function saveNotes(ctx: DialogueCtx, id: string, input: { text: str
   });
 }
 
-export type AgreementInput = { title: string; description: string; owner: 'employee' | 'leader'; deadline: string | null; followUp: string | null; status: AgreementStatus };
+/** In a GRUS, `ownerEmploymentId` names the member who owns it (owner 'employee'). */
+export type AgreementInput = { title: string; description: string; owner: 'employee' | 'leader'; ownerEmploymentId?: string | undefined; deadline: string | null; followUp: string | null; status: AgreementStatus };
 
 export async function addAgreement(ctx: DialogueCtx, id: string, input: AgreementInput): Promise<string> {
   return run(ctx, async (trx) => {
@@ -585,11 +724,19 @@ export async function addAgreement(ctx: DialogueCtx, id: string, input: Agreemen
     refuseIfLocked(d);
     if (!mayEditMeeting(d)) throw new DialogueConflictError('errMeetingNotOpen');
     const agreementId = randomUUID();
+    // A GRUS agreement belongs to its owner: a member's on that member's row, the leader's on the anchor.
+    let holder = d;
+    if (d.group_id) {
+      const rows = await rowsOf(trx, d, false);
+      const found = input.owner === 'leader' ? rows.find((r) => r.id === d.group_id) : rows.find((r) => r.employee_employment_id === input.ownerEmploymentId && r.employee_fired_at === null);
+      if (!found) throw new DialogueValidationError('errInvalidChoice', { owner: 'errInvalidChoice' });
+      holder = found;
+    }
     await repo.insertAgreement(trx, {
       id: agreementId,
       company_id: ctx.actor.companyId,
-      dialogue_id: d.id,
-      employee_employment_id: d.employee_employment_id,
+      dialogue_id: holder.id,
+      employee_employment_id: holder.employee_employment_id,
       carried_from: null,
       title_text: input.title,
       description_text: input.description,
@@ -600,7 +747,7 @@ export async function addAgreement(ctx: DialogueCtx, id: string, input: Agreemen
       progress_text: '',
       at: ctx.deps.clock.now(),
     });
-    await record(trx, ctx, { type: 'dialogues.agreement.created', objectType: 'agreement', objectId: agreementId, data: { dialogueId: d.id, owner: input.owner, status: input.status } });
+    await record(trx, ctx, { type: 'dialogues.agreement.created', objectType: 'agreement', objectId: agreementId, data: { dialogueId: holder.id, owner: input.owner, status: input.status } });
     return agreementId;
   });
 }
@@ -620,6 +767,7 @@ export async function followUpAgreement(ctx: DialogueCtx, agreementId: string, i
     const a = await repo.readAgreement(trx, agreementId);
     notFoundUnless(a !== undefined);
     const { d } = await loadDialogue(trx, ctx, a.dialogue_id, true);
+    if (isArchived(d)) throw new DialogueConflictError('errArchived');
     if (!mayFollowUpAgreement(d)) throw new DialogueConflictError('errMeetingNotOpen');
     await repo.updateAgreement(trx, a.id, { status: input.status, progress_text: input.progress, updated_at: ctx.deps.clock.now() });
     await record(trx, ctx, { type: 'dialogues.agreement.updated', objectType: 'agreement', objectId: a.id, data: { dialogueId: d.id, status: input.status } });
@@ -627,18 +775,27 @@ export async function followUpAgreement(ctx: DialogueCtx, agreementId: string, i
   });
 }
 
-/** `source` is the M7 throttle's source (the login's device cookie, else the IP address). */
-export type SignInput = { password: string; disagreement: string; source: string };
+/**
+ * `source` is the M7 throttle's source (the login's device cookie, else the IP address). Either
+ * `password` or `code` (a current code from the authenticator app, for people with a confirmed
+ * TOTP factor) proves who signs.
+ */
+export type SignInput = { password: string; code?: string; disagreement: string; source: string };
 
 /**
- * Both sides sign with their password. Read the hash in one transaction, verify outside any
- * transaction, then sign in a second one that checks everything again.
+ * Both sides sign with their password or their second factor. Read the facts in one transaction,
+ * verify outside any transaction (Argon2 never holds a connection), then sign in a second one
+ * that checks everything again. A TOTP code is checked, and its time step used up, in the first
+ * transaction. Passkeys are not offered for signing.
  */
-export async function sign(ctx: DialogueCtx, id: string, input: SignInput): Promise<{ closed: boolean }> {
-  // M7: a wrong password here counts towards the same block as at the login, so a borrowed
-  // session cannot be used to guess the password.
+export async function sign(ctx: DialogueCtx, id: string, input: SignInput): Promise<{ closed: boolean; group: boolean }> {
+  // M7: a wrong password or code here counts towards the same block as at the login, so a
+  // borrowed session cannot be used to guess either.
   const subject = subjectFor(ctx.actor.email);
   const lookup = ctx.actor.email.toLowerCase();
+  const code = (input.code ?? '').replace(/\s+/g, '');
+  const useCode = code !== '';
+  if (!useCode && input.password === '') throw new DialogueValidationError('errPasswordOrCode', { password: 'errPasswordOrCode' });
   const found = await run(
     ctx,
     async (trx) => {
@@ -646,12 +803,20 @@ export async function sign(ctx: DialogueCtx, id: string, input: SignInput): Prom
       refuseIfLocked(d);
       const signed = (await repo.listSignatures(trx, d.id)).some((s) => s.side === side);
       if (!maySign(d, signed)) throw new DialogueConflictError(signed ? 'errAlreadySigned' : 'errNotSigning');
-      return { hash: await repo.findUserPasswordHash(trx, ctx.actor.userId), throttle: await checkThrottle(trx, subject, input.source, ctx.deps.clock.now()) };
+      const throttle = await checkThrottle(trx, subject, input.source, ctx.deps.clock.now());
+      if (useCode) {
+        const owner = { userId: ctx.actor.userId };
+        if (!(await hasConfirmedTotp(trx, owner))) throw new DialogueValidationError('errNoSecondFactor', { code: 'errNoSecondFactor' });
+        // A blocked source is told only "wrong", and its code is not even tried.
+        const codeOk = !throttle.blocked && (await useTotpCode(trx, owner, code, ctx.deps.clock.now(), false));
+        return { hash: null, throttle, codeOk };
+      }
+      return { hash: await repo.findUserPasswordHash(trx, ctx.actor.userId), throttle, codeOk: false };
     },
     lookup,
   );
-  // Always the same Argon2 work; a blocked source is told only "wrong".
-  const valid = (await ctx.deps.hasher.verify(found.hash, input.password)) && !found.throttle.blocked;
+  // Always the same Argon2 work on the password path; a blocked source is told only "wrong".
+  const valid = useCode ? found.codeOk : (await ctx.deps.hasher.verify(found.hash, input.password)) && !found.throttle.blocked;
   if (!valid) {
     // The refusal is audited and counted in a transaction of its own, so it survives the error.
     await run(
@@ -659,35 +824,137 @@ export async function sign(ctx: DialogueCtx, id: string, input: SignInput): Prom
       async (trx) => {
         const { d, side } = await loadDialogue(trx, ctx, id);
         const now = ctx.deps.clock.now();
-        await record(trx, ctx, { type: 'dialogues.sign.refused', objectType: 'dialogue', objectId: d.id, data: { side, reason: 'password' } });
+        await record(trx, ctx, { type: 'dialogues.sign.refused', objectType: 'dialogue', objectId: d.id, data: { side, reason: useCode ? 'totp' : 'password' } });
         const started = await recordFailure(trx, subject, input.source, found.throttle.knownSource, now);
         await afterBlocksStarted(trx, { owner: { userId: ctx.actor.userId }, subject, started, who: whoFromActor(ctx.actor, ctx.ip), now, lookupEmail: lookup });
       },
       lookup,
     );
+    if (useCode) throw new DialogueValidationError('errWrongCode', { code: 'errWrongCode' });
     throw new DialogueValidationError('errWrongPassword', { password: 'errWrongPassword' });
   }
   return run(ctx, async (trx) => {
     const { d, side } = await loadDialogue(trx, ctx, id, true);
     refuseIfLocked(d);
+    const rows = await rowsOf(trx, d);
     const signatures = await repo.listSignatures(trx, d.id);
     if (!maySign(d, signatures.some((s) => s.side === side))) throw new DialogueConflictError('errAlreadySigned');
     if (side === 'employee') await repo.writeDisagreement(trx, d.id, input.disagreement.trim() === '' ? null : input.disagreement.trim());
     const now = ctx.deps.clock.now();
-    await repo.insertSignature(trx, { company_id: ctx.actor.companyId, dialogue_id: d.id, side, employment_id: ctx.actor.employmentId, signed_at: now });
-    await record(trx, ctx, { type: 'dialogues.signed', objectType: 'dialogue', objectId: d.id, data: { side, disagreement: side === 'employee' && input.disagreement.trim() !== '' } });
-    const both = signatures.length + 1 >= 2;
-    if (both) await transition(trx, ctx, d, 'closed');
-    return { closed: both };
+    // The leader of a GRUS signs the whole group at once; a member signs their own row.
+    const signedRows = side === 'leader' ? rows : [d];
+    const already = await repo.listSignaturesOf(trx, signedRows.map((r) => r.id));
+    for (const r of signedRows) {
+      if (already.some((x) => x.dialogue_id === r.id && x.side === side)) continue;
+      await repo.insertSignature(trx, { company_id: ctx.actor.companyId, dialogue_id: r.id, side, employment_id: ctx.actor.employmentId, signed_at: now });
+    }
+    await record(trx, ctx, { type: 'dialogues.signed', objectType: 'dialogue', objectId: d.id, data: { side, disagreement: side === 'employee' && input.disagreement.trim() !== '', factor: useCode ? 'totp' : 'password' } });
+    // Locked when everyone has signed: both sides, on every row of a group whose member is still employed.
+    const all = await repo.listSignaturesOf(trx, rows.map((r) => r.id));
+    const complete = rows
+      .filter((r) => r.employee_fired_at === null)
+      .every((r) => all.some((x) => x.dialogue_id === r.id && x.side === 'employee') && all.some((x) => x.dialogue_id === r.id && x.side === 'leader'));
+    if (complete) await transitionAll(trx, ctx, rows, 'closed');
+    return { closed: complete, group: isGroup(d) };
+  });
+}
+
+// ---------------------------------------------------------------- GRUS: asking for an individual MUS
+
+/** A GRUS member asks for an individual MUS (optionally saying why); the leader then has a task. */
+export async function requestMus(ctx: DialogueCtx, id: string, input: { reason: string }): Promise<void> {
+  await run(ctx, async (trx) => {
+    const { d, side } = await loadDialogue(trx, ctx, id, true);
+    if (isArchived(d)) throw new DialogueConflictError('errArchived');
+    if (d.form_kind !== 'grus' || !isGroup(d)) throw new DialogueConflictError('errNotGrus');
+    if (!mayRequestMus(d, side)) throw new DialogueConflictError('errMemberOnly');
+    if (await repo.findOpenMusRequest(trx, d.id)) throw new DialogueConflictError('errRequestOpen');
+    const requestId = randomUUID();
+    await repo.insertMusRequest(trx, { id: requestId, company_id: ctx.actor.companyId, grus_dialogue_id: d.id, employee_employment_id: d.employee_employment_id, reason_text: input.reason.trim(), created_at: ctx.deps.clock.now() });
+    // The leader hears of it in the app (and by mail, as they chose), in this transaction.
+    await notifyMusRequested(trx, ctx.deps, { companyId: ctx.actor.companyId, leaderEmploymentId: d.leader_employment_id, dialogueId: d.id, requestId });
+    await record(trx, ctx, { type: 'dialogues.mus_request.created', objectType: 'mus_request', objectId: requestId, data: { dialogueId: d.id, reason: input.reason.trim() !== '' } });
+  });
+}
+
+/**
+ * The leader holds the requested MUS: a MUS dialogue of its own (no round, like a sickness-absence
+ * dialogue) with the built-in MUS form in the employee's language, open agreements from earlier
+ * MUS carried in. The request is then done. `id` is the member's row in the GRUS.
+ */
+export async function createRequestedMus(ctx: DialogueCtx, id: string): Promise<string> {
+  return run(ctx, async (trx) => {
+    const { d, side } = await loadDialogue(trx, ctx, id, true);
+    // Someone who has left gets no new dialogue.
+    if (employeeLeft(d)) throw new DialogueConflictError('errArchived');
+    if (!mayCreateRequestedMus(d, side)) throw new DialogueConflictError('errLeaderOnly');
+    const request = await repo.findOpenMusRequest(trx, d.id);
+    if (!request) throw new DialogueConflictError('errNoRequest');
+    const now = ctx.deps.clock.now();
+    const language = await repo.findEmploymentLanguage(trx, d.employee_employment_id);
+    const versionId = await forms.ensureBuiltinVersion(trx, who(ctx), `mus-${language}`, now);
+    const dialogueId = randomUUID();
+    await repo.insertDialogue(trx, { id: dialogueId, company_id: ctx.actor.companyId, round_id: null, form_version_id: versionId, employee_employment_id: d.employee_employment_id, leader_employment_id: d.leader_employment_id, team_id: d.team_id });
+    await repo.insertTransition(trx, { id: randomUUID(), company_id: ctx.actor.companyId, dialogue_id: dialogueId, from_state: null, to_state: 'invited', actor_employment_id: ctx.actor.employmentId, created_at: now });
+    for (const a of await repo.readCarryOverAgreements(trx, d.employee_employment_id)) {
+      await repo.insertAgreement(trx, {
+        id: randomUUID(),
+        company_id: ctx.actor.companyId,
+        dialogue_id: dialogueId,
+        employee_employment_id: d.employee_employment_id,
+        carried_from: a.id,
+        title_text: a.title_text,
+        description_text: a.description_text,
+        owner: a.owner,
+        deadline: a.deadline,
+        follow_up: a.follow_up,
+        status: a.status,
+        progress_text: a.progress_text,
+        at: now,
+      });
+    }
+    await repo.fulfilMusRequest(trx, request.id, { mus_dialogue_id: dialogueId, fulfilled_at: now, fulfilled_by: ctx.actor.employmentId });
+    await record(trx, ctx, { type: 'dialogues.mus_request.fulfilled', objectType: 'mus_request', objectId: request.id, data: { grusDialogueId: d.id, dialogueId } });
+    return dialogueId;
+  });
+}
+
+// ---------------------------------------------------------------- the leader's archive (M15)
+
+/** 'YYYY-MM-DD' five years after the employee left: when the retention runner purges the dialogue. */
+export function archivePurgeDate(firedAt: Date): string {
+  const d = new Date(firedAt.getTime());
+  d.setUTCFullYear(d.getUTCFullYear() + 5);
+  return today(d);
+}
+
+/** Dialogues of people who left, for the leader side that holds them now. Names, types and dates only. */
+export async function getArchive(ctx: DialogueCtx) {
+  return run(ctx, async (trx) => {
+    const rows = await repo.listArchiveForLeader(trx, ctx.actor.employmentId);
+    return rows.map((r) => ({
+      id: r.id,
+      employee_name: r.employee_name,
+      form_kind: r.form_kind,
+      form_name: r.form_name,
+      round_name: r.round_name,
+      state: r.state,
+      // The round's year (its meeting period), else the year the dialogue was made.
+      year: Number(String(r.meeting_from ?? today(r.created_at)).slice(0, 4)),
+      purge_on: r.employee_fired_at ? archivePurgeDate(r.employee_fired_at) : '',
+      left_on: r.employee_fired_at ? today(r.employee_fired_at) : '',
+    }));
   });
 }
 
 export async function reopen(ctx: DialogueCtx, id: string): Promise<void> {
   await run(ctx, async (trx) => {
     const { d, side } = await loadDialogue(trx, ctx, id, true);
+    if (isArchived(d)) throw new DialogueConflictError('errArchived');
     if (!mayReopen(d, side)) throw new DialogueConflictError(side === 'leader' ? 'errWrongState' : 'errLeaderOnly');
-    // Reopening takes back both signatures: the changed dialogue must be signed again.
-    await repo.deleteSignatures(trx, d.id);
-    await transition(trx, ctx, d, 'meeting');
+    // Reopening takes back both signatures (every signature of a group): the changed dialogue must be signed again.
+    const rows = await rowsOf(trx, d);
+    for (const r of rows) await repo.deleteSignatures(trx, r.id);
+    await transitionAll(trx, ctx, rows, 'meeting');
   });
 }

@@ -21,6 +21,13 @@ const tr = (lang: Lang) => translator(lang, dialogueMessages);
 const STATES: DialogueState[] = ['invited', 'preparing', 'meeting', 'signing', 'closed'];
 export const AGREEMENT_STATUSES: AgreementStatus[] = ['open', 'in_progress', 'done', 'dropped'];
 
+/** When the retention runner purges an archived dialogue: five years after the employee left. */
+function archiveDate(firedAt: Date): string {
+  const d = new Date(firedAt.getTime());
+  d.setUTCFullYear(d.getUTCFullYear() + 5);
+  return d.toISOString().slice(0, 10);
+}
+
 const stateLabel = (lang: Lang, s: DialogueState) => tr(lang)(`state_${s}` as DialogueKey);
 const dateText = (lang: Lang, d: string | null) => (d ? formatDate(lang, new Date(`${d}T12:00:00Z`)) : '–');
 
@@ -44,20 +51,42 @@ export function OverviewPage(props: { vc: ViewContext; data: Overview; sicknessO
   const lang = vc.lang;
   const t = tr(lang);
   const overdue = data.led.filter((d) => d.employeeOverdue || d.leaderOverdue);
+  // A GRUS shows once (its first row seen) under the group's name, not once per member.
+  const seenGroups = new Set<string>();
+  const ledRows = data.led.filter((d) => {
+    if (!d.group_id) return true;
+    if (seenGroups.has(d.group_id)) return false;
+    seenGroups.add(d.group_id);
+    return true;
+  });
+  const ledName = (d: (typeof data.led)[number]) => (d.group_id ? t('groupTitle', { round: d.round_name ?? d.form_name, team: d.team_name ?? '–' }) : d.employee_name);
   return (
     <Layout vc={vc} title={t('overviewTitle')}>
       <h1>{t('overviewTitle')}</h1>
       <Flash message={props.flash} />
       <ErrorSummary lang={lang} errors={sick?.errors ?? {}} />
-      {data.canSeeRounds ? (
+      {data.canSeeRounds || data.archived > 0 ? (
         <p class="actions">
           {data.canStartRounds ? (
             <a class="button" href="/rounds/new">
               {t('startRound')}
             </a>
           ) : null}
-          <a href="/rounds">{t('rounds')}</a>
+          {data.canSeeRounds ? <a href="/rounds">{t('rounds')}</a> : null}
+          {data.archived > 0 ? <a href="/archive">{t('archiveLink')}</a> : null}
         </p>
+      ) : null}
+      {data.musTasks.length > 0 ? (
+        <section class="card" aria-labelledby="mus-tasks-h">
+          <h2 id="mus-tasks-h">{t('musTasksHeading')}</h2>
+          <ul class="plain">
+            {data.musTasks.map((x) => (
+              <li>
+                {t('musTaskLine', { name: x.employee_name, date: formatDate(lang, x.created_at) })} <a href={`/dialogues/${x.grus_dialogue_id}#requests-h`}>{t('musTaskOpen')}</a>
+              </li>
+            ))}
+          </ul>
+        </section>
       ) : null}
       <section class="card" aria-labelledby="mine-h">
         <h2 id="mine-h">{t('myDialogues')}</h2>
@@ -98,6 +127,9 @@ export function OverviewPage(props: { vc: ViewContext; data: Overview; sicknessO
       </section>
       <section class="card" aria-labelledby="agreements-h">
         <h2 id="agreements-h">{t('myAgreements')}</h2>
+        <p>
+          <a href="/statistics/me">{t('myScores')}</a>
+        </p>
         {data.agreements.length === 0 ? (
           <p>{t('noAgreements')}</p>
         ) : (
@@ -177,9 +209,9 @@ export function OverviewPage(props: { vc: ViewContext; data: Overview; sicknessO
                 <p>{t('noUpcoming')}</p>
               ) : (
                 <ul class="plain">
-                  {data.upcoming.map((d) => (
+                  {data.upcoming.filter((d) => !d.group_id || ledRows.includes(d)).map((d) => (
                     <li>
-                      {d.meeting_at ? formatDateTime(lang, d.meeting_at) : ''}: <a href={`/dialogues/${d.id}`}>{d.employee_name}</a>
+                      {d.meeting_at ? formatDateTime(lang, d.meeting_at) : ''}: <a href={`/dialogues/${d.id}`}>{ledName(d)}</a>
                       {d.meeting_place ? ` – ${d.meeting_place}` : ''}
                     </li>
                   ))}
@@ -198,11 +230,11 @@ export function OverviewPage(props: { vc: ViewContext; data: Overview; sicknessO
                     </tr>
                   </thead>
                   <tbody>
-                    {data.led.map((d) => (
+                    {ledRows.map((d) => (
                       <tr>
                         <th scope="row">
-                          <a href={`/dialogues/${d.id}`} aria-label={t('openNamed', { name: d.employee_name })}>
-                            {d.employee_name}
+                          <a href={`/dialogues/${d.id}`} aria-label={t('openNamed', { name: ledName(d) })}>
+                            {ledName(d)}
                           </a>
                         </th>
                         <td>{d.round_name ?? d.form_name}</td>
@@ -720,6 +752,7 @@ function QuestionBlock(props: { vc: ViewContext; data: DialoguePage; q: Question
 export function DialoguePageView(props: { vc: ViewContext; data: DialoguePage; state?: DialogueViewState; attachments?: { data: AttachmentsData; limits: Limits } }) {
   const { vc, data } = props;
   const state = props.state ?? {};
+  if (data.group) return <GroupDialogueView vc={vc} data={data} group={data.group} state={state} />;
   const lang = vc.lang;
   const t = tr(lang);
   const d = data.dialogue;
@@ -759,6 +792,10 @@ export function DialoguePageView(props: { vc: ViewContext; data: DialoguePage; s
         <button type="button" class="secondary small" data-print="true" hidden>
           {t('print')}
         </button>
+        {/* Downloaded over TLS, never e-mailed (M18); the export is itself a "viewed by" row (M14). */}
+        <a class="button secondary small" href={`/dialogues/${data.dialogue.id}/export.pdf`} download>
+          {t('downloadPdf')}
+        </a>
       </p>
       <h1>{title}</h1>
       <ViewedBy vc={vc} viewers={data.viewers} />
@@ -789,7 +826,9 @@ export function DialoguePageView(props: { vc: ViewContext; data: DialoguePage; s
         <dt>{t('meetingPlace')}</dt>
         <dd>{d.meeting_place ?? '–'}</dd>
       </dl>
-      {d.state === 'closed' ? <p class="notice">{t('lockedNote')}</p> : data.showOther ? <p class="notice">{t('othersVisible')}</p> : <p class="notice">{t('privacyNote')}</p>}
+      {data.archived && d.employee_fired_at ? (
+        <p class="notice">{t('archivedNote', { date: formatDate(lang, new Date(`${archiveDate(d.employee_fired_at)}T12:00:00Z`)) })}</p>
+      ) : d.state === 'closed' ? <p class="notice">{t('lockedNote')}</p> : data.showOther ? <p class="notice">{t('othersVisible')}</p> : <p class="notice">{t('privacyNote')}</p>}
       {d.state === 'invited' || d.state === 'preparing' ? (
         <p>
           {mySubmitted ? t('submitted') : null} {otherSubmitted ? t('otherSubmitted') : t('otherNotSubmitted')}
@@ -914,7 +953,7 @@ export function DialoguePageView(props: { vc: ViewContext; data: DialoguePage; s
                 </button>
               </form>
             ) : null}
-            {props.attachments ? <AgreementAttachments vc={vc} data={props.attachments.data} agreementId={a.id} title={a.title_text} limits={props.attachments.limits} /> : null}
+            {props.attachments && !data.archived ? <AgreementAttachments vc={vc} data={props.attachments.data} agreementId={a.id} title={a.title_text} limits={props.attachments.limits} /> : null}
           </article>
         ))}
         {data.can.editMeeting ? (
@@ -946,7 +985,7 @@ export function DialoguePageView(props: { vc: ViewContext; data: DialoguePage; s
         ) : null}
       </section>
 
-      {props.attachments ? <AttachmentsSection vc={vc} data={props.attachments.data} limits={props.attachments.limits} /> : null}
+      {props.attachments && !data.archived ? <AttachmentsSection vc={vc} data={props.attachments.data} limits={props.attachments.limits} /> : null}
 
       {data.can.finishMeeting ? (
         <section class="card no-print" aria-labelledby="finish-h">
@@ -977,30 +1016,11 @@ export function DialoguePageView(props: { vc: ViewContext; data: DialoguePage; s
               <AnswerText>{data.disagreement}</AnswerText>
             </>
           ) : null}
-          {data.can.sign ? (
-            <form method="post" action={`/dialogues/${id}/sign`} class="stack no-print" aria-labelledby="sign-h">
-              <h3 id="sign-h">{t('signHeading')}</h3>
-              <p class="hint">{t('signHint')}</p>
-              <CsrfField vc={vc} />
-              {data.can.disagree ? (
-                <div class="field">
-                  <label for="disagreement">{t('disagreementLabel')}</label>
-                  <p class="hint" id="disagreement-hint">
-                    {t('disagreementHint')}
-                  </p>
-                  <textarea id="disagreement" name="disagreement" rows={3} maxLength={5000} aria-describedby="disagreement-hint">
-                    {state.sign?.values?.disagreement ?? ''}
-                  </textarea>
-                </div>
-              ) : null}
-              <TextField name="password" type="password" label={t('passwordLabel')} error={state.sign?.errors?.password} required autocomplete="current-password" />
-              <button type="submit">{t('signButton')}</button>
-            </form>
-          ) : null}
+          {data.can.sign ? <SignForm vc={vc} data={data} postId={id} state={state} /> : null}
         </section>
       ) : null}
 
-      {d.state !== 'closed' && vc.actor?.kind === 'user' && d.leader_employment_id === vc.actor.employmentId ? (
+      {d.state !== 'closed' && !data.archived && vc.actor?.kind === 'user' && d.leader_employment_id === vc.actor.employmentId ? (
         <section class="card no-print" aria-labelledby="nudge-h">
           <h2 id="nudge-h">{t('nudgeHeading')}</h2>
           <p class="hint">{t('nudgeHint')}</p>
@@ -1034,6 +1054,538 @@ export function DialoguePageView(props: { vc: ViewContext; data: DialoguePage; s
           ))}
         </ol>
       </section>
+    </Layout>
+  );
+}
+
+// ---------------------------------------------------------------- signing (shared by both dialogue views)
+
+/** The sign-off form: the password, or for people with an authenticator app a current code instead. */
+function SignForm(props: { vc: ViewContext; data: DialoguePage; postId: string; state: DialogueViewState }) {
+  const { vc, data, state } = props;
+  const t = tr(vc.lang);
+  return (
+    <form method="post" action={`/dialogues/${props.postId}/sign`} class="stack no-print" aria-labelledby="sign-h">
+      <h3 id="sign-h">{t('signHeading')}</h3>
+      <p class="hint">{data.hasTotp ? t('signHintCode') : t('signHint')}</p>
+      <CsrfField vc={vc} />
+      {data.can.disagree ? (
+        <div class="field">
+          <label for="disagreement">{t('disagreementLabel')}</label>
+          <p class="hint" id="disagreement-hint">
+            {t('disagreementHint')}
+          </p>
+          <textarea id="disagreement" name="disagreement" rows={3} maxLength={5000} aria-describedby="disagreement-hint">
+            {state.sign?.values?.disagreement ?? ''}
+          </textarea>
+        </div>
+      ) : null}
+      <TextField name="password" type="password" label={t('passwordLabel')} error={state.sign?.errors?.password} required={!data.hasTotp} autocomplete="current-password" />
+      {data.hasTotp ? <TextField name="code" label={t('codeLabel')} error={state.sign?.errors?.code} inputMode="numeric" autocomplete="one-time-code" maxLength={12} pattern="[0-9 ]*" /> : null}
+      <button type="submit">{t('signButton')}</button>
+    </form>
+  );
+}
+
+// ---------------------------------------------------------------- GRUS (group dialogue)
+
+type GroupData = NonNullable<DialoguePage['group']>;
+
+function GroupQuestionBlock(props: { vc: ViewContext; data: DialoguePage; group: GroupData; q: Question; state: DialogueViewState }) {
+  const { vc, data, group, q, state } = props;
+  const lang = vc.lang;
+  const t = tr(lang);
+  const side = data.side;
+  const mine = (s: string) => data.answers.find((a) => a.question_id === q.id && a.side === s);
+  if (q.type === 'agreements') {
+    return (
+      <div class="question">
+        <p class="question-text">{q.text}</p>
+        {q.help ? <p class="hint">{q.help}</p> : null}
+        <p>
+          <a href="#agreements-h">{t('seeAgreements')}</a>
+        </p>
+      </div>
+    );
+  }
+  const conflict = state.conflicts?.[q.id];
+  const sent = state.values?.[`q_${q.id}`];
+  const error = state.errors?.[`q_${q.id}`];
+  const statusId = `status-${q.id}`;
+  const editable = q.answeredBy === 'meeting' ? data.can.editMeeting : (q.answeredBy === side || q.answeredBy === 'both') && data.can.editPreparation;
+  // Everyone's answers once the meeting has started (never before: GRUS preparation is private).
+  const others: { label: string; value: string | undefined }[] = [];
+  if (q.answeredBy !== 'meeting' && data.showOther) {
+    if (q.answeredBy === 'employee' || q.answeredBy === 'both') {
+      for (const m of group.members) {
+        if (side === 'employee' && m.id === data.dialogue.id) continue;
+        others.push({ label: t('answerOf', { name: m.name }), value: group.memberAnswers[m.id]?.find((a) => a.question_id === q.id)?.value });
+      }
+    }
+    if (side === 'employee' && (q.answeredBy === 'leader' || q.answeredBy === 'both')) others.push({ label: t('leadersAnswer'), value: mine('leader')?.value });
+  }
+  const othersList =
+    others.length > 0 ? (
+      <dl class="answers">
+        {others.map((l) => (
+          <>
+            <dt>{l.label}</dt>
+            <dd>
+              <AnswerText>{displayAnswer(lang, q, l.value)}</AnswerText>
+            </dd>
+          </>
+        ))}
+      </dl>
+    ) : null;
+  if (editable) {
+    const mySide = q.answeredBy === 'meeting' ? 'shared' : side;
+    const stored = mine(mySide);
+    const describedBy = [q.help ? `q_${q.id}-hint` : '', error ? `q_${q.id}-error` : '', statusId].filter(Boolean).join(' ');
+    return (
+      <div
+        class="question editable"
+        id={`question-${q.id}`}
+        hx-post={`/dialogues/${group.postId}/answers`}
+        hx-trigger="input delay:800ms, change"
+        hx-params={`q_${q.id},v_${q.id}`}
+        hx-target={`#${statusId}`}
+        hx-swap="innerHTML"
+        hx-sync="this:queue last"
+      >
+        <QuestionInput lang={lang} q={q} value={sent ?? (conflict ? conflict.mine : stored?.value)} version={stored?.version ?? 0} describedBy={describedBy} error={error} />
+        <div class="save-status" id={statusId} aria-live="polite">
+          {conflict ? <ConflictPanel lang={lang} conflict={conflict} /> : null}
+        </div>
+        {othersList}
+      </div>
+    );
+  }
+  if (q.answeredBy === 'meeting') {
+    const before = data.dialogue.state === 'invited' || data.dialogue.state === 'preparing';
+    return (
+      <div class="question">
+        <p class="question-text">{q.text}</p>
+        {before ? (
+          <p class="hint">{t('answeredInMeeting')}</p>
+        ) : (
+          <dl class="answers">
+            <dt>{t('sharedAnswer')}</dt>
+            <dd>
+              <AnswerText>{displayAnswer(lang, q, mine('shared')?.value)}</AnswerText>
+            </dd>
+          </dl>
+        )}
+      </div>
+    );
+  }
+  const answersMine = q.answeredBy === side || q.answeredBy === 'both';
+  return (
+    <div class="question">
+      <p class="question-text">{q.text}</p>
+      {answersMine ? (
+        <dl class="answers">
+          <dt>{t('yourAnswer')}</dt>
+          <dd>
+            <AnswerText>{displayAnswer(lang, q, mine(side)?.value)}</AnswerText>
+          </dd>
+        </dl>
+      ) : null}
+      {othersList ?? (data.showOther ? null : <p class="hint">{t('hiddenUntilReady')}</p>)}
+    </div>
+  );
+}
+
+export function GroupDialogueView(props: { vc: ViewContext; data: DialoguePage; group: GroupData; state: DialogueViewState }) {
+  const { vc, data, group, state } = props;
+  const lang = vc.lang;
+  const t = tr(lang);
+  const d = data.dialogue;
+  const postId = group.postId;
+  const title = t('groupTitle', { round: d.round_name ?? d.form_name, team: d.team_name ?? '–' });
+  const errors = { ...(state.errors ?? {}), ...(state.sign?.errors ?? {}), ...(state.meeting?.errors ?? {}), ...(state.agreement?.errors ?? {}) };
+  const conflictErrors = Object.keys(state.conflicts ?? {}).map((qid) => [qid === 'notes' ? 'notes' : `q_${qid}`, t('conflictTitle')] as const);
+  const notesConflict = state.conflicts?.notes;
+  const editableAny = data.can.editPreparation || data.can.editMeeting;
+  const myRowId = data.side === 'employee' ? d.id : null;
+  const signingOrClosed = d.state === 'signing' || d.state === 'closed';
+  const questions = (
+    <>
+      {data.form.definition.sections.map((s) => (
+        <section class="card form-section" aria-labelledby={`section-${s.id}`}>
+          <h2 id={`section-${s.id}`}>{s.title}</h2>
+          {s.intro ? <p class="hint">{s.intro}</p> : null}
+          {s.questions.map((q) => (
+            <GroupQuestionBlock vc={vc} data={data} group={group} q={q} state={state} />
+          ))}
+        </section>
+      ))}
+    </>
+  );
+  return (
+    <Layout vc={vc} title={title}>
+      <DialogueScript />
+      <p class="no-print actions">
+        <a href="/dialogues">{t('backToDialogues')}</a>
+        <button type="button" class="secondary small" data-print="true" hidden>
+          {t('print')}
+        </button>
+      </p>
+      <h1>{title}</h1>
+      <ViewedBy vc={vc} viewers={data.viewers} />
+      <Flash message={state.flash} />
+      <ErrorSummary lang={lang} errors={{ ...Object.fromEntries(conflictErrors), ...errors }} />
+      <p>
+        <StateBadge lang={lang} state={d.state} /> {data.side === 'employee' ? t('youAreMember') : t('youAreGroupLeader')}
+      </p>
+      <dl class="facts">
+        <dt>{t('leaderLabel')}</dt>
+        <dd>{d.leader_name}</dd>
+        <dt>{t('formLabel')}</dt>
+        <dd>{t('roundFacts', { form: data.form.name, version: data.form.version })}</dd>
+        <dt>{t('preparationDeadline')}</dt>
+        <dd>{dateText(lang, d.preparation_deadline)}</dd>
+        <dt>{t('meetingTime')}</dt>
+        <dd>{d.meeting_at ? formatDateTime(lang, d.meeting_at) : t('notScheduled')}</dd>
+        <dt>{t('meetingPlace')}</dt>
+        <dd>{d.meeting_place ?? '–'}</dd>
+      </dl>
+      {data.archived ? <p class="notice">{t('errArchived')}</p> : d.state === 'closed' ? <p class="notice">{t('lockedNote')}</p> : data.showOther ? <p class="notice">{t('groupVisibleNote')}</p> : <p class="notice">{t('groupPrivacyNote')}</p>}
+
+      <section class="card" aria-labelledby="members-h">
+        <h2 id="members-h">{t('groupMembersHeading')}</h2>
+        <ul class="plain members">
+          {group.members.map((m) => (
+            <li>
+              <strong>{m.name}</strong>
+              {' – '}
+              {m.left
+                ? t('memberLeft')
+                : signingOrClosed
+                  ? m.signedAt
+                    ? t('memberSigned', { date: formatDateTime(lang, m.signedAt) })
+                    : t('memberNotSigned')
+                  : m.submitted
+                    ? t('memberPrepared')
+                    : t('memberNotPrepared')}
+            </li>
+          ))}
+          {signingOrClosed ? (
+            <li>{group.leaderSignedAt ? t('leaderSignedLine', { name: d.leader_name, date: formatDateTime(lang, group.leaderSignedAt) }) : t('leaderNotSignedLine', { name: d.leader_name })}</li>
+          ) : null}
+        </ul>
+      </section>
+
+      {editableAny ? (
+        <form method="post" action={`/dialogues/${postId}/answers`} class="stack answers-form" data-saving={t('saving')}>
+          <CsrfField vc={vc} />
+          <p class="hint">{t('autosaveHint')}</p>
+          {questions}
+          <button type="submit">{t('saveAnswers')}</button>
+        </form>
+      ) : (
+        questions
+      )}
+
+      {data.can.submit ? (
+        <section class="card no-print" aria-labelledby="submit-h">
+          <h2 id="submit-h">{t('submitHeading')}</h2>
+          <p class="hint">{t('submitHint')}</p>
+          <form method="post" action={`/dialogues/${postId}/submit`}>
+            <CsrfField vc={vc} />
+            <button type="submit">{t('submitButton')}</button>
+          </form>
+        </section>
+      ) : null}
+
+      {data.can.schedule ? (
+        <section class="card no-print" aria-labelledby="schedule-h">
+          <h2 id="schedule-h">{t('scheduleHeading')}</h2>
+          <form method="post" action={`/dialogues/${postId}/meeting`} class="stack">
+            <CsrfField vc={vc} />
+            <TextField name="date" type="date" label={t('dateLabel')} value={state.meeting?.values?.date ?? ''} error={state.meeting?.errors?.date} required />
+            <TextField name="time" type="time" label={t('timeLabel')} value={state.meeting?.values?.time ?? ''} error={state.meeting?.errors?.time} required />
+            <TextField name="place" label={t('meetingPlace')} value={state.meeting?.values?.place ?? d.meeting_place ?? ''} error={state.meeting?.errors?.place} maxLength={500} />
+            <button type="submit" class="secondary">
+              {t('scheduleButton')}
+            </button>
+          </form>
+        </section>
+      ) : null}
+
+      {data.can.startMeeting ? (
+        <section class="card no-print" aria-labelledby="start-h">
+          <h2 id="start-h">{t('startHeading')}</h2>
+          <p class="hint">{t('startHint')}</p>
+          <form method="post" action={`/dialogues/${postId}/start`}>
+            <CsrfField vc={vc} />
+            <button type="submit">{t('startButton')}</button>
+          </form>
+        </section>
+      ) : null}
+
+      {d.state !== 'invited' && d.state !== 'preparing' ? (
+        <section class="card" aria-labelledby="notes-h">
+          <h2 id="notes-h">{t('notesHeading')}</h2>
+          {data.can.editMeeting ? (
+            <form method="post" action={`/dialogues/${postId}/notes`} class="stack">
+              <CsrfField vc={vc} />
+              <div class={errors.notes ? 'field has-error' : 'field'}>
+                <label for="notes">{t('notesLabel')}</label>
+                <textarea id="notes" name="notes" rows={8} maxLength={20000} aria-describedby="notes-status">
+                  {typeof state.values?.notes === 'string' ? state.values.notes : notesConflict ? notesConflict.mine : data.notes.text}
+                </textarea>
+                <input type="hidden" name="version" value={String(data.notes.version)} />
+              </div>
+              <div id="notes-status" aria-live="polite">
+                {notesConflict ? <ConflictPanel lang={lang} conflict={notesConflict} /> : null}
+              </div>
+              <button type="submit" class="secondary">
+                {t('saveNotes')}
+              </button>
+            </form>
+          ) : data.notes.text ? (
+            <AnswerText>{data.notes.text}</AnswerText>
+          ) : (
+            <p>{t('noNotes')}</p>
+          )}
+        </section>
+      ) : null}
+
+      <section class="card" aria-labelledby="agreements-h">
+        <h2 id="agreements-h">{t('agreementsHeading')}</h2>
+        {group.agreements.length === 0 ? <p>{t('noAgreements')}</p> : null}
+        {group.agreements.map((a) => (
+          <article class="agreement" id={`agreement-${a.id}`} aria-labelledby={`agreement-${a.id}-h`}>
+            <h3 id={`agreement-${a.id}-h`}>{a.title_text}</h3>
+            {a.description_text ? <AnswerText>{a.description_text}</AnswerText> : null}
+            <dl class="facts">
+              <dt>{t('agreementOwner')}</dt>
+              <dd>{a.owner_name}</dd>
+              <dt>{t('agreementDeadline')}</dt>
+              <dd>{dateText(lang, a.deadline)}</dd>
+              <dt>{t('agreementFollowUp')}</dt>
+              <dd>{dateText(lang, a.follow_up)}</dd>
+              <dt>{t('agreementStatus')}</dt>
+              <dd>{t(`status_${a.status}`)}</dd>
+              {a.progress_text ? (
+                <>
+                  <dt>{t('agreementProgress')}</dt>
+                  <dd>
+                    <AnswerText>{a.progress_text}</AnswerText>
+                  </dd>
+                </>
+              ) : null}
+            </dl>
+            {/* A member follows up the agreements on their own row; the leader all of them. */}
+            {data.can.followUp && (data.side === 'leader' || a.dialogue_id === myRowId) ? (
+              <form method="post" action={`/agreements/${a.id}`} class="stack no-print">
+                <CsrfField vc={vc} />
+                <SelectField name="status" label={t('agreementStatus')} value={a.status} options={AGREEMENT_STATUSES.map((s) => ({ value: s, label: t(`status_${s}`) }))} />
+                <div class="field">
+                  <label for={`progress-${a.id}`}>{t('agreementProgress')}</label>
+                  <textarea id={`progress-${a.id}`} name="progress" rows={3} maxLength={10000}>
+                    {a.progress_text}
+                  </textarea>
+                </div>
+                <button type="submit" class="secondary small" aria-label={t('updateAgreementNamed', { title: a.title_text })}>
+                  {t('updateAgreement')}
+                </button>
+              </form>
+            ) : null}
+          </article>
+        ))}
+        {data.can.editMeeting ? (
+          <form method="post" action={`/dialogues/${postId}/agreements`} class="stack no-print" aria-labelledby="add-agreement-h">
+            <h3 id="add-agreement-h">{t('addAgreement')}</h3>
+            <CsrfField vc={vc} />
+            <TextField name="title" label={t('agreementTitle')} value={state.agreement?.values?.title ?? ''} error={state.agreement?.errors?.title} required maxLength={500} />
+            <div class="field">
+              <label for="description">{t('agreementDescription')}</label>
+              <textarea id="description" name="description" rows={3} maxLength={5000}>
+                {state.agreement?.values?.description ?? ''}
+              </textarea>
+            </div>
+            <SelectField
+              name="owner"
+              label={t('agreementOwner')}
+              value={state.agreement?.values?.owner ?? 'leader'}
+              error={state.agreement?.errors?.owner}
+              options={[{ value: 'leader', label: t('ownerLeaderNamed', { name: d.leader_name }) }, ...group.members.filter((m) => !m.left).map((m) => ({ value: `member:${m.employmentId}`, label: m.name }))]}
+            />
+            <TextField name="deadline" type="date" label={t('agreementDeadline')} value={state.agreement?.values?.deadline ?? ''} error={state.agreement?.errors?.deadline} />
+            <TextField name="follow_up" type="date" label={t('agreementFollowUp')} value={state.agreement?.values?.follow_up ?? ''} error={state.agreement?.errors?.follow_up} />
+            <SelectField name="status" label={t('agreementStatus')} value={state.agreement?.values?.status ?? 'open'} options={AGREEMENT_STATUSES.map((s) => ({ value: s, label: t(`status_${s}`) }))} />
+            <button type="submit">{t('saveAgreement')}</button>
+          </form>
+        ) : null}
+      </section>
+
+      {data.can.finishMeeting ? (
+        <section class="card no-print" aria-labelledby="finish-h">
+          <h2 id="finish-h">{t('finishHeading')}</h2>
+          <p class="hint">{t('finishHint')}</p>
+          <form method="post" action={`/dialogues/${postId}/finish`}>
+            <CsrfField vc={vc} />
+            <button type="submit">{t('finishButton')}</button>
+          </form>
+        </section>
+      ) : null}
+
+      {signingOrClosed ? (
+        <section class="card" aria-labelledby="signatures-h">
+          <h2 id="signatures-h">{t('signaturesHeading')}</h2>
+          <p class="hint">{t('groupSignHint')}</p>
+          {group.disagreements.map((x) => (
+            <>
+              <h3>
+                {t('disagreementHeading')}: {x.name}
+              </h3>
+              <AnswerText>{x.text}</AnswerText>
+            </>
+          ))}
+          {data.can.sign ? <SignForm vc={vc} data={data} postId={postId} state={state} /> : null}
+        </section>
+      ) : null}
+
+      {data.side === 'employee' && !data.archived ? (
+        <section class="card no-print" aria-labelledby="request-h">
+          <h2 id="request-h">{t('requestMusHeading')}</h2>
+          {group.myRequest ? (
+            <p>{t('requestPending', { date: formatDate(lang, group.myRequest.created_at) })}</p>
+          ) : data.can.requestMus ? (
+            <>
+              {group.members.find((m) => m.id === d.id)?.request?.mus_dialogue_id ? <p>{t('requestFulfilled')}</p> : null}
+              <p class="hint">{t('requestMusHint')}</p>
+              <form method="post" action={`/dialogues/${d.id}/request-mus`} class="stack">
+                <CsrfField vc={vc} />
+                <div class={errors.reason ? 'field has-error' : 'field'}>
+                  <label for="reason">{t('requestReasonLabel')}</label>
+                  {errors.reason ? (
+                    <p class="field-error" id="reason-error">
+                      {errors.reason}
+                    </p>
+                  ) : null}
+                  <textarea id="reason" name="reason" rows={2} maxLength={2000} aria-describedby={errors.reason ? 'reason-error' : undefined}>
+                    {typeof state.values?.reason === 'string' ? state.values.reason : ''}
+                  </textarea>
+                </div>
+                <button type="submit" class="secondary">
+                  {t('requestMusButton')}
+                </button>
+              </form>
+            </>
+          ) : null}
+        </section>
+      ) : null}
+
+      {data.side === 'leader' && group.members.some((m) => m.request) ? (
+        <section class="card" aria-labelledby="requests-h">
+          <h2 id="requests-h">{t('requestsHeading')}</h2>
+          <ul class="plain">
+            {group.members.map((m) =>
+              m.request ? (
+                <li>
+                  {m.request.fulfilled_at ? (
+                    <>
+                      {t('requestDoneLine', { name: m.name })} {m.request.mus_dialogue_id ? <a href={`/dialogues/${m.request.mus_dialogue_id}`}>{t('openMus')}</a> : null}
+                    </>
+                  ) : (
+                    <>
+                      {t('requestLine', { name: m.name, date: formatDate(lang, m.request.created_at) })}
+                      {m.request.reason_text ? <AnswerText>{t('requestReason', { reason: m.request.reason_text })}</AnswerText> : null}
+                      {data.can.createMus ? (
+                        <form method="post" action={`/dialogues/${m.id}/create-mus`} class="inline no-print">
+                          <CsrfField vc={vc} />
+                          <button type="submit">{t('createMusButton', { name: m.name })}</button>
+                        </form>
+                      ) : null}
+                    </>
+                  )}
+                </li>
+              ) : null,
+            )}
+          </ul>
+        </section>
+      ) : null}
+
+      {data.can.reopen ? (
+        <section class="card no-print" aria-labelledby="reopen-h">
+          <h2 id="reopen-h">{t('reopenHeading')}</h2>
+          <p class="hint">{t('reopenHint')}</p>
+          <form method="post" action={`/dialogues/${postId}/reopen`} data-confirm={t('reopenHint')}>
+            <CsrfField vc={vc} />
+            <button type="submit" class="secondary">
+              {t('reopenButton')}
+            </button>
+          </form>
+        </section>
+      ) : null}
+
+      <section class="card" aria-labelledby="history-h">
+        <h2 id="history-h">{t('historyHeading')}</h2>
+        <ol class="history">
+          {data.transitions.map((x) => (
+            <li>{t('historyEntry', { date: formatDateTime(lang, x.created_at), to: stateLabel(lang, x.to_state), name: x.actor_name })}</li>
+          ))}
+        </ol>
+      </section>
+    </Layout>
+  );
+}
+
+// ---------------------------------------------------------------- the leader's archive (M15)
+
+export type ArchiveRow = { id: string; employee_name: string; form_kind: string; form_name: string; round_name: string | null; state: DialogueState; year: number; purge_on: string; left_on: string };
+
+export function ArchivePage(props: { vc: ViewContext; rows: ArchiveRow[] }) {
+  const { vc, rows } = props;
+  const lang = vc.lang;
+  const t = tr(lang);
+  return (
+    <Layout vc={vc} title={t('archiveTitle')}>
+      <p class="no-print actions">
+        <a href="/dialogues">{t('backToDialogues')}</a>
+      </p>
+      <h1>{t('archiveTitle')}</h1>
+      <p class="hint">{t('archiveIntro')}</p>
+      {rows.length === 0 ? (
+        <p>{t('archiveEmpty')}</p>
+      ) : (
+        <div class="table-wrap">
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">{t('colEmployee')}</th>
+                <th scope="col">{t('colType')}</th>
+                <th scope="col">{t('colRound')}</th>
+                <th scope="col">{t('colYear')}</th>
+                <th scope="col">{t('colState')}</th>
+                <th scope="col">{t('colLeft')}</th>
+                <th scope="col">{t('colPurge')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr>
+                  <th scope="row">
+                    <a href={`/dialogues/${r.id}`} aria-label={t('openNamed', { name: r.employee_name })}>
+                      {r.employee_name}
+                    </a>
+                  </th>
+                  <td>{t(`kind_${r.form_kind}` as DialogueKey)}</td>
+                  <td>{r.round_name ?? r.form_name}</td>
+                  <td>{String(r.year)}</td>
+                  <td>
+                    <StateBadge lang={lang} state={r.state} />
+                  </td>
+                  <td>{dateText(lang, r.left_on)}</td>
+                  <td>{dateText(lang, r.purge_on)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
     </Layout>
   );
 }

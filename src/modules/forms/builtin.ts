@@ -140,13 +140,14 @@ function grusDa(): FormDefinition {
       {
         id: 'group',
         title: 'Gruppeudviklingssamtale',
-        intro: 'Forbered jer hver for sig; svarene samles i mødet. Ønsker nogen en individuel MUS, skal den holdes.',
+        // Version 2: the wish for an individual MUS is no longer a question (answers are shown to
+        // the whole group once the meeting starts); it is a request only the leader sees.
+        intro: 'Forbered jer hver for sig; svarene vises for hele gruppen, når lederen starter mødet. Ønsker du en individuel MUS, kan du bede lederen om den nederst på siden; det ser kun lederen.',
         questions: [
           q('went_well', 'Hvad er gået godt i gruppen siden sidst?'),
           q('work_together', 'Hvordan arbejder vi sammen, og hvad kan blive bedre?'),
           q('tasks_ahead', 'Hvilke opgaver og mål står vi over for det næste år?'),
           q('group_development', 'Hvilken udvikling har gruppen brug for?'),
-          { id: 'individual_mus', type: 'yes_no', answeredBy: 'employee', text: 'Ønsker du også en individuel MUS?' },
           { id: 'group_agreements', type: 'agreements', answeredBy: 'meeting', text: 'Gruppens aftaler' },
         ],
       },
@@ -198,7 +199,7 @@ export const BUILTIN_FORMS: readonly BuiltinForm[] = [
   { key: 'mus-da', kind: 'mus', language: 'da', name: 'MUS', version: 1, definition: musDa() },
   { key: 'mus-en', kind: 'mus', language: 'en', name: 'Employee development dialogue', version: 1, definition: musEn() },
   { key: 'mus-sv', kind: 'mus', language: 'sv', name: 'Utvecklingssamtal', version: 1, definition: musSv() },
-  { key: 'grus-da', kind: 'grus', language: 'da', name: 'GRUS (gruppeudviklingssamtale)', version: 1, definition: grusDa() },
+  { key: 'grus-da', kind: 'grus', language: 'da', name: 'GRUS (gruppeudviklingssamtale)', version: 2, definition: grusDa() },
   { key: 'onboarding-da', kind: 'onboarding', language: 'da', name: 'Onboardingsamtale', version: 1, definition: onboardingDa() },
   { key: 'sickness-da', kind: 'sickness', language: 'da', name: 'Sygefraværssamtale', version: 1, definition: sicknessDa() },
 ];
