@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AppDeps } from './platform/deps.ts';
 import { buildHttp } from './platform/http/server.ts';
 import { registerHealth } from './modules/health/health.routes.ts';
+import { registerMetrics } from './platform/metrics/metrics.routes.ts';
 import { registerAuth } from './modules/auth/auth.routes.tsx';
 import { registerDashboard } from './modules/dashboard/dashboard.routes.tsx';
 import { registerOrg } from './modules/org/org.routes.tsx';
@@ -23,10 +24,18 @@ import { registerApi } from './modules/api/api.routes.ts';
 import { registerAuditTrail } from './modules/audittrail/audittrail.routes.tsx';
 import { registerSupport } from './modules/support/support.routes.tsx';
 import { registerReminders } from './modules/reminders/reminders.routes.tsx';
+import { registerForms } from './modules/forms/forms.routes.tsx';
+import { registerStatistics } from './modules/statistics/statistics.routes.tsx';
+import { registerDialogueExport } from './modules/dialogues/dialogues.export.routes.tsx';
+import { registerBackup } from './modules/backup/backup.job.ts';
+import { registerRetention } from './modules/retention/retention.routes.ts';
+import { registerTermination } from './modules/termination/termination.routes.tsx';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = await buildHttp(deps);
+  registerTermination(app, deps);
   registerHealth(app, deps);
+  registerMetrics(app, deps);
   registerAuth(app, deps);
   registerDashboard(app, deps);
   registerOrg(app, deps);
@@ -44,5 +53,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerAuditTrail(app, deps);
   registerSupport(app, deps);
   registerReminders(app, deps);
+  registerForms(app, deps);
+  registerStatistics(app, deps);
+  registerDialogueExport(app, deps);
+  registerBackup(app, deps);
+  registerRetention(app, deps);
   return app;
 }

@@ -12,11 +12,13 @@ import { buildApp } from './app.ts';
 import { startJobRunner, type JobRunner } from './platform/jobs/jobs.ts';
 import { closeMailTransport } from './platform/mail/transport.ts';
 import { httpsRedirectServer } from './platform/http/redirect.ts';
-import { seedDemoIfEmpty } from './modules/demo/demo.ts';
+import { demoScaleCommand, seedDemoIfEmpty } from './modules/demo/demo.ts';
 import { unsafeCreateCompany, unsafeCreateStaff, unsafeDisableStaff } from './modules/companies/companies.service.ts';
 import { ValidationError } from './platform/errors.ts';
 import { unsafeVerifyAuditChains } from './platform/audit/verify.ts';
 import { cliCommands } from './cli/registry.ts';
+import { reapplyTombstones } from './modules/termination/termination.service.ts';
+import { startMetricsServer, type MetricsServer } from './platform/metrics/metrics.routes.ts';
 import { MODULES, SWITCH_CACHE_MS, unsafeListModules, unsafeSetModule, type ModuleName } from './platform/modules/switches.ts';
 
 const HELP = `samtale <command> [options]
@@ -30,6 +32,8 @@ Commands:
                               create a platform staff account (password printed once)
   staff disable --email E     switch a staff account off and end its sessions at once
   demo                        create the demo company if the database is empty
+  demo --scale [--companies N --employees N --years N --big N | --full]
+                              generate a benchmark data set (empty or bench database only; bench/README.md)
   audit verify [--company ID] check the audit trail's hash chains; exit 1 at the first broken link
   module off|on NAME [--reason R]
                               switch a module off or on at run time (uploads, api, sso, exports,
@@ -65,12 +69,14 @@ async function main(argv: string[]): Promise<number> {
       const deps = await openDeps(config);
       const applied = await migrate(deps.database);
       console.log(applied.length ? `Applied: ${applied.join(', ')}` : 'Database is up to date.');
+      for (const line of await reapplyTombstones(deps)) console.log(`Tombstone re-applied: ${line}`);
       await deps.database.close();
       return 0;
     }
     case 'serve':
       return serve(config);
     case 'demo': {
+      if (argv.includes('--scale')) return demoScaleCommand(argv.slice(1), config, openDeps);
       const deps = await openDeps(config);
       await migrate(deps.database);
       const creds = await seedDemoIfEmpty(deps);
@@ -209,16 +215,20 @@ function printDemo(creds: Awaited<ReturnType<typeof seedDemoIfEmpty>>, config: C
 async function serve(config: Config): Promise<number> {
   const deps = await openDeps(config);
   await migrate(deps.database);
+  // M16: companies purged since the database's backup was taken are purged again before serving.
+  for (const line of await reapplyTombstones(deps)) console.log(`Tombstone re-applied: ${line}`);
   printDemo(await seedDemoIfEmpty(deps), config);
   const app = await buildApp(deps);
   let closing = false;
   let jobs: JobRunner | undefined;
+  let metricsServer: MetricsServer | undefined;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
     app.log.info({ signal }, 'shutting down');
     // Let a running job (a mail being sent) finish, and start no new one.
     await jobs?.stop();
+    await metricsServer?.close();
     closeMailTransport(config);
     // Stop accepting, finish in-flight requests, then close the database.
     await app.close();
@@ -233,6 +243,11 @@ async function serve(config: Config): Promise<number> {
   redirect?.listen(config.httpRedirectPort, config.host);
   // Periodic jobs (mail delivery, cleanups); every node runs them, each due run happens once.
   jobs = startJobRunner(deps, { log: app.log });
+  // P4: Prometheus scrapes a listener of its own (METRICS_PORT), never the public one without a token.
+  if (config.metrics.port) {
+    metricsServer = await startMetricsServer(deps, { port: config.metrics.port, host: config.metrics.host });
+    console.log(`Metrics for Prometheus on http://${config.metrics.host}:${metricsServer.port}/metrics`);
+  }
   console.log(`Samtale is running on ${config.tls ? 'https' : 'http'}://localhost:${config.port} (${deps.database.kind})`);
   return await new Promise<number>(() => {});
 }

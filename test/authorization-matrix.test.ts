@@ -153,9 +153,35 @@ const MATRIX: Record<string, Row> = {
   'POST /agreements/:id/attachments': { allow: ['employee', 'leader'] },
   'GET /attachments/:id/download': { allow: ['employee', 'leader'] },
   // --- rows: dialogues flow (GRUS, MUS requests, signing, archive) ---
+  // A GRUS member asks for an individual MUS; the leader creates it (on the fixture's MUS both get a 409).
+  'POST /dialogues/:id/request-mus': { allow: ['employee', 'leader'] },
+  'POST /dialogues/:id/create-mus': { allow: ['employee', 'leader'] },
+  // M15: everyone has an archive page; it lists only dialogues they hold as leader of people who left.
+  'GET /archive': { allow: USERS },
   // --- rows: forms builder, statistics, exports ---
+  // Forms builder: company admins and `configuration` delegates (the fixture delegate holds
+  // manage_organisation_department only). An empty POST re-renders the editor or answers 422.
+  'GET /forms': { allow: ['admin'] },
+  'GET /forms/edit': { allow: ['admin'] },
+  'POST /forms/edit': { allow: ['admin'] },
+  'POST /forms/copy': { allow: ['admin'] },
+  'POST /org/settings/statistics': { allow: ['admin'] },
+  // Statistics: aggregates for admins, department delegates and responsible leaders; one
+  // employee's scores for the employee and their responsible leader only.
+  'GET /statistics': { allow: ['leader', 'delegate', 'admin'] },
+  'GET /statistics/completion.csv': { allow: ['leader', 'delegate', 'admin'] },
+  'GET /statistics/departments/:id': { allow: ['leader', 'delegate', 'admin'] },
+  'GET /statistics/teams/:id': { allow: ['leader', 'delegate', 'admin'] },
+  'GET /statistics/employees/:id': { allow: ['leader'] },
+  'GET /statistics/me': { allow: USERS },
+  // The PDF export: exactly those who may read the dialogue.
+  'GET /dialogues/:id/export.pdf': { allow: ['employee', 'leader'] },
   // --- rows: retention (leaving employees) ---
   // --- rows: company termination and keys ---
+  // Company admins only; without the second factor the start is refused (422), nothing changes.
+  'GET /org/settings/termination': { allow: ['admin'] },
+  'POST /org/settings/termination/start': { allow: ['admin'] },
+  'POST /org/settings/termination/cancel': { allow: ['admin'] },
   // --- rows: backups ---
   // --- rows: operations (metrics) ---
 };

@@ -5,6 +5,10 @@
  */
 import type { Config } from '../config.ts';
 import type { AppDeps } from '../platform/deps.ts';
+import { keysCommand } from './keys.ts';
+import { companyCancelTerminationCommand, companyTerminateCommand } from './company-termination.ts';
+import { backupCommand } from './backup.ts';
+import { retentionCommand } from './retention.ts';
 
 export type CliContext = {
   config: Config;
@@ -20,4 +24,10 @@ export type CliCommand = {
   run(args: string[], ctx: CliContext): Promise<number>;
 };
 
-export const cliCommands: CliCommand[] = [];
+export const cliCommands: CliCommand[] = [
+  keysCommand,
+  companyTerminateCommand,
+  companyCancelTerminationCommand,
+  retentionCommand,
+  backupCommand,
+];

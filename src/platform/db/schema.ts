@@ -61,6 +61,10 @@ export interface EmploymentsTable {
   created_at: Timestamp;
   reminders_off: ColumnType<string[], string[] | undefined, string[]>;
   reminders_digest: ColumnType<boolean, boolean | undefined, boolean>;
+  /** Issue 6 (migrations/021): the name kept for the leader's archive, set when fired. */
+  display_name: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Set when the retention runner purged the personal data; user_id is then null (typed string for live rows). */
+  purged_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export const RESPONSIBILITIES = [
@@ -305,6 +309,20 @@ export interface DialoguesTable {
   notes_version: ColumnType<number, number | undefined>;
   disagreement_text: string | null;
   created_at: Timestamp;
+  /** GRUS (migrations/019): the anchor row's id, the same on every member row of one group. */
+  group_id: ColumnType<string | null, string | null | undefined, string | null>;
+}
+/** A GRUS member's request for an individual MUS (migrations/019). */
+export interface MusRequestsTable {
+  id: string;
+  company_id: string;
+  grus_dialogue_id: string;
+  employee_employment_id: string;
+  reason_text: ColumnType<string, string | undefined, string>;
+  created_at: Date;
+  mus_dialogue_id: string | null;
+  fulfilled_at: Date | null;
+  fulfilled_by: string | null;
 }
 export interface DialogueTransitionsTable {
   id: string;
@@ -499,7 +517,22 @@ export interface ModuleSwitchesTable {
   changed_at: Timestamp;
 }
 
+/** Issue 6 (M16): a company's termination (migrations/022). */
+export interface CompanyTerminationsTable {
+  id: string;
+  company_id: string;
+  requested_at: Date;
+  purge_after: Date;
+  requested_by_employment: string | null;
+  requested_by_operator: string | null;
+  reason: string | null;
+  cancelled_at: Date | null;
+  cancelled_by: string | null;
+  warned_at: Date | null;
+}
+
 export interface DB {
+  company_terminations: CompanyTerminationsTable;
   module_switches: ModuleSwitchesTable;
   notifications: NotificationsTable;
   reminders_sent: RemindersSentTable;
@@ -532,6 +565,7 @@ export interface DB {
   dialogue_answers: DialogueAnswersTable;
   agreements: AgreementsTable;
   dialogue_signatures: DialogueSignaturesTable;
+  mus_requests: MusRequestsTable;
   sickness_reports: SicknessReportsTable;
   files: FilesTable;
   employee_imports: EmployeeImportsTable;
