@@ -24,6 +24,7 @@ import { BackupError, createBackup, listBackups, pruneBackups, restoreBackup, si
 import { Progress } from '../src/modules/backup/backup.progress.ts';
 import { unsafeAfterRestore } from '../src/modules/backup/backup.restore.ts';
 import { unsafePurgeCompany } from '../src/modules/termination/termination.service.ts';
+import { contentCipher } from '../src/platform/storage/encryption.ts';
 
 const pgUrl = inject('databaseUrl');
 const lastMigration = listMigrations().at(-1)!.name;
@@ -166,8 +167,19 @@ describe('M11 backups on PGlite', { timeout: 120_000 }, () => {
     }
   });
 
-  it('M16: a backup taken before a company was purged restores with the company, and its tombstone purges it again', async () => {
+  it('M16: a backup taken before a company was purged restores with the company but none of its files readable, and its tombstone purges it again', async () => {
     const victim = await createCompany(t.deps, { name: `Leaving ${crypto.randomUUID()}` });
+    // A file of the company, sealed with its key as every upload is.
+    const fileId = crypto.randomUUID();
+    const at0 = { companyId: victim.companyId, fileId, seq: 0 };
+    const sealed = await contentCipher.seal(at0, Buffer.from('Fortroligt referat fra sygefraværssamtalen'));
+    await unsafeSystemTransaction(t.deps.database, async (trx) => {
+      await trx
+        .insertInto('files')
+        .values({ id: fileId, company_id: victim.companyId, purpose: 'inbox', uploaded_by: victim.employee.employmentId, name: 'referat.txt', kind: 'txt', content_type: 'text/plain', size_bytes: 42, state: 'available' })
+        .execute();
+      await trx.insertInto('file_chunks').values({ company_id: victim.companyId, file_id: fileId, seq: 0, cipher: sealed.cipher, data: sealed.data }).execute();
+    });
     const made = await createBackup(t.deps);
     const at = t.clock.now();
     await unsafePurgeCompany(t.deps, victim.companyId, { companyId: victim.companyId, requestedAt: new Date(at.getTime() - 14 * DAY).toISOString(), requestedBy: 'operator:backup-test', purgeAfter: at.toISOString(), purgedAt: null }, at);
@@ -181,6 +193,11 @@ describe('M11 backups on PGlite', { timeout: 120_000 }, () => {
     try {
       const ids = () => unsafeSystemTransaction(database, (trx) => trx.selectFrom('companies').select('id').execute()).then((r) => r.map((x) => x.id));
       expect(await ids()).toContain(victim.companyId);
+      // The old backup still holds the company's file, but its key was destroyed with the purge:
+      // nothing of it can be read any more, even before the tombstone is applied again.
+      const chunk = await unsafeSystemTransaction(database, (trx) => trx.selectFrom('file_chunks').select(['cipher', 'data']).where('file_id', '=', fileId).executeTakeFirstOrThrow());
+      expect(Buffer.from(chunk.data).toString('latin1')).not.toContain('Fortroligt');
+      await expect(contentCipher.open(at0, chunk)).rejects.toThrow();
       const after = await unsafeAfterRestore({ ...t.deps, config: cfg, database }, restored.manifest);
       expect(after.repurged).toHaveLength(1);
       expect(after.repurged[0]).toContain(victim.companyId);
