@@ -225,6 +225,14 @@ describe('M16 a terminated company is purged on day 15: rows, files, key; a tomb
     const before = await rowsOf(f.companyId);
     expect(before.file_chunks).toBe(2);
     expect(before.audit_events).toBeGreaterThan(0);
+    // The employee also works for the other company: that login identity must stay.
+    const secondJob = randomUUID();
+    await unsafeSystemTransaction(t.deps.database, (trx) =>
+      trx
+        .insertInto('employments')
+        .values({ id: secondJob, company_id: other.companyId, user_id: f.employee.userId, role: 'leader', title: 'second job', language: 'da', team_id: null, department_id: other.departmentId, fired_at: null, fired_by: null })
+        .execute(),
+    );
     const otherBefore = await rowsOf(other.companyId);
     const report = await runRetention(t.deps, opts(f, new Date(start.getTime() + 15 * DAY)));
     const step = report.steps.find((s) => s.name === 'companies.purge');
@@ -232,9 +240,11 @@ describe('M16 a terminated company is purged on day 15: rows, files, key; a tomb
     expect(step?.lines[0]).toContain('key destroyed');
 
     expect(await rowsOf(f.companyId)).toEqual({});
-    const people = [f.admin, f.leader, f.employee, f.colleague, f.delegate, f.member];
+    const people = [f.admin, f.leader, f.colleague, f.delegate, f.member];
     const users = await unsafeSystemTransaction(t.deps.database, (trx) => trx.selectFrom('users').select('id').where('id', 'in', people.map((p) => p.userId)).execute());
     expect(users).toEqual([]);
+    const kept = await unsafeSystemTransaction(t.deps.database, (trx) => trx.selectFrom('users').select('id').where('id', '=', f.employee.userId).execute());
+    expect(kept).toEqual([{ id: f.employee.userId }]);
     // Nothing of the other company was touched.
     expect(await rowsOf(other.companyId)).toEqual(otherBefore);
 

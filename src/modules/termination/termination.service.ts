@@ -300,6 +300,9 @@ export const terminationNoticeStep: RetentionStep = {
   },
 };
 
+/** Login identities looked at and deleted per query in a company purge. */
+const IDENTITY_BATCH = 1000;
+
 export type PurgeOutcome = { companyId: string; fileChunks: number; identities: number; auditEvents: number };
 
 /**
@@ -337,18 +340,23 @@ export async function unsafePurgeCompany(deps: AppDeps, companyId: string, tombs
     await sql`delete from audit_chain_heads where chain = ${companyId}`.execute(trx);
     await sql`delete from audit_shipped where chain = ${companyId}`.execute(trx);
     await trx.deleteFrom('companies').where('id', '=', companyId).execute();
-    // Login identities with no employment left anywhere go too (with their factors and sessions).
+    // Login identities with no employment left anywhere go too (with their factors and sessions),
+    // set-based in slices: one query per slice, not per person (a company can have 10,000 people).
     let identities = 0;
-    for (const u of users) {
-      if (!u.user_id) continue;
-      const other = await trx.selectFrom('employments').select('id').where('user_id', '=', u.user_id).executeTakeFirst();
-      if (other) continue;
-      const user = await trx.selectFrom('users').select(['id', 'email']).where('id', '=', u.user_id).executeTakeFirst();
-      if (!user) continue;
-      await trx.deleteFrom('mail_outbox').where((eb) => eb(eb.fn('lower', ['recipient']), '=', user.email.toLowerCase())).execute();
-      await trx.deleteFrom('login_throttle').where('subject', '=', subjectFor(user.email)).execute();
-      await trx.deleteFrom('users').where('id', '=', user.id).execute();
-      identities++;
+    const userIds = [...new Set(users.flatMap((u) => (u.user_id ? [u.user_id] : [])))];
+    for (let i = 0; i < userIds.length; i += IDENTITY_BATCH) {
+      const slice = userIds.slice(i, i + IDENTITY_BATCH);
+      const gone = await trx
+        .selectFrom('users')
+        .select(['id', 'email'])
+        .where('id', 'in', slice)
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('employments as e').select('e.id').whereRef('e.user_id', '=', 'users.id'))))
+        .execute();
+      if (gone.length === 0) continue;
+      await trx.deleteFrom('mail_outbox').where((eb) => eb(eb.fn('lower', ['recipient']), 'in', gone.map((u) => u.email.toLowerCase()))).execute();
+      await trx.deleteFrom('login_throttle').where('subject', 'in', gone.map((u) => subjectFor(u.email))).execute();
+      await trx.deleteFrom('users').where('id', 'in', gone.map((u) => u.id)).execute();
+      identities += gone.length;
     }
     return { auditEvents, identities };
   });
