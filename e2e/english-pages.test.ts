@@ -4,26 +4,13 @@
  * findings), keeps to a phone's width and logs no CSP violation. The Danish journeys are in the
  * other browser tests.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { createCompany, createStaff, type CompanyFixture } from '../test/helpers/factories.ts';
+import { describe, expect, test } from 'vitest';
+import type { Page } from 'playwright-core';
+import { createStaff } from '../test/helpers/factories.ts';
 import { totpCode } from '../src/platform/auth/totp.ts';
-import { checkA11y, cspViolations, horizontalOverflow, launchBrowser, loginThroughForm, newSession, startApp, type RunningApp } from './helpers.ts';
+import { browserSuite, checkA11y, cspViolations, horizontalOverflow, loginThroughForm } from './helpers.ts';
 
-let running: RunningApp;
-let browser: Browser;
-let company: CompanyFixture;
-
-beforeAll(async () => {
-  running = await startApp({ API_TOKEN_KEY: Buffer.alloc(32, 3).toString('base64') });
-  browser = await launchBrowser();
-  company = await createCompany(running.deps);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await running?.close();
-});
+const e2e = browserSuite({ env: { API_TOKEN_KEY: Buffer.alloc(32, 3).toString('base64') } });
 
 async function toEnglish(page: Page) {
   await Promise.all([
@@ -47,8 +34,8 @@ async function visit(page: Page, path: string, heading: RegExp) {
 
 describe('pages in English', () => {
   test('a company admin: e-mail change, reminders, notifications, audit trail, support access, API tokens', async () => {
-    const s = await newSession(browser, running.baseUrl);
-    await loginThroughForm(s.page, company.admin.email);
+    const s = await e2e.session();
+    await loginThroughForm(s.page, e2e.company.admin.email);
     await toEnglish(s.page);
     await visit(s.page, '/account/email', /Change e-mail address/);
     await visit(s.page, '/account/reminders', /Reminders by e-mail/);
@@ -63,14 +50,14 @@ describe('pages in English', () => {
   });
 
   test('before login: forgotten password in English; staff: the company list', async () => {
-    const s = await newSession(browser, running.baseUrl, { locale: 'en-GB' });
+    const s = await e2e.session({ locale: 'en-GB' });
     await s.page.goto('/login');
     await toEnglish(s.page);
     await visit(s.page, '/password/forgot', /Forgotten password/);
-    const staff = await createStaff(running.deps);
+    const staff = await createStaff(e2e.running.deps);
     await loginThroughForm(s.page, staff.email);
-    running.clock.advance(31_000);
-    await s.page.locator('input[name="code"]').fill(totpCode(staff.secret, running.clock.now()));
+    e2e.running.clock.advance(31_000);
+    await s.page.locator('input[name="code"]').fill(totpCode(staff.secret, e2e.running.clock.now()));
     await Promise.all([s.page.waitForURL((u) => u.pathname === '/staff/companies'), s.page.locator('form[action="/login/second-factor"] button[type="submit"]').first().click()]);
     await visit(s.page, '/staff/companies', /Companies/);
     expect(cspViolations(s)).toEqual([]);

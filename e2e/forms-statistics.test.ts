@@ -5,44 +5,17 @@
  * SVG, and the print stylesheet leaving the navigation out.
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { createCompany, type CompanyFixture, type Person } from '../test/helpers/factories.ts';
+import { describe, expect, test } from 'vitest';
+import type { CompanyFixture, Person } from '../test/helpers/factories.ts';
 import { unsafeSystemTransaction } from '../src/platform/db/context.ts';
-import { checkA11y, cspViolations, horizontalOverflow, launchBrowser, loginThroughForm, newSession, screenshot, startApp, type RunningApp, type Session } from './helpers.ts';
+import { browserSuite, checkA11y, expectCleanConsole, horizontalOverflow, loginThroughForm, screenshot, type Session } from './helpers.ts';
 
-let running: RunningApp;
-let browser: Browser;
-let company: CompanyFixture;
-const sessions: Session[] = [];
+const e2e = browserSuite();
 const PHONE = { width: 375, height: 740 };
-
-beforeAll(async () => {
-  running = await startApp();
-  browser = await launchBrowser();
-  company = await createCompany(running.deps);
-});
-
-afterAll(async () => {
-  for (const s of sessions) await s.context.close().catch(() => undefined);
-  await browser?.close();
-  await running?.close();
-});
-
-async function session(): Promise<Session> {
-  const s = await newSession(browser, running.baseUrl, { viewport: PHONE });
-  sessions.push(s);
-  return s;
-}
 
 async function fitsPhone(s: Session) {
   const o = await horizontalOverflow(s.page);
   expect(o.scrollWidth, `sideways scroll on ${s.page.url()}`).toBeLessThanOrEqual(o.innerWidth + 1);
-}
-
-function expectCleanConsole(s: Session) {
-  expect(cspViolations(s), 'Content-Security-Policy violations').toEqual([]);
-  expect(s.pageErrors, 'uncaught page errors').toEqual([]);
 }
 
 /** Five employees in the team with a closed MUS each (scale answers), inserted as the system. */
@@ -51,7 +24,7 @@ async function seedClosedDialogues(f: CompanyFixture) {
   const versionId = randomUUID();
   const labels = ['Slet ikke', 'Lidt', 'Til dels', 'Meget', 'Helt'];
   const definition = { sections: [{ id: 'a', title: 'Trivsel', questions: [{ id: 'mood', type: 'scale', answeredBy: 'employee', text: 'Jeg trives i mit arbejde.', scaleLabels: labels }] }] };
-  await unsafeSystemTransaction(running.deps.database, async (trx) => {
+  await unsafeSystemTransaction(e2e.running.deps.database, async (trx) => {
     await trx.insertInto('forms').values({ id: formId, company_id: f.companyId, builtin_key: null, kind: 'mus', name: 'Trivsel', language: 'da' }).execute();
     await trx.insertInto('form_versions').values({ id: versionId, company_id: f.companyId, form_id: formId, version: 1, definition: JSON.stringify(definition) }).execute();
     const people: Person[] = [f.employee, f.colleague];
@@ -76,11 +49,11 @@ async function seedClosedDialogues(f: CompanyFixture) {
 
 describe('forms builder and statistics in Chromium', () => {
   test('an admin builds a form on a phone without script, and it is offered for a round', async () => {
-    const s = await session();
+    const s = await e2e.session({ viewport: PHONE });
     const page = s.page;
     // Script off: every builder step must work as a plain form post.
     await s.context.route('**/assets/*.js', (route) => route.abort());
-    await loginThroughForm(page, company.admin.email);
+    await loginThroughForm(page, e2e.company.admin.email);
     await page.goto('/forms');
     await checkA11y(page, 'forms list');
     await fitsPhone(s);
@@ -113,20 +86,20 @@ describe('forms builder and statistics in Chromium', () => {
   });
 
   test('statistics, team averages and the score chart pass axe at phone width and print without navigation', async () => {
-    await seedClosedDialogues(company);
-    const admin = await session();
-    await loginThroughForm(admin.page, company.admin.email);
-    for (const url of ['/statistics', `/statistics/departments/${company.departmentId}`, `/statistics/teams/${company.teamId}`, '/org/settings/security']) {
+    await seedClosedDialogues(e2e.company);
+    const admin = await e2e.session({ viewport: PHONE });
+    await loginThroughForm(admin.page, e2e.company.admin.email);
+    for (const url of ['/statistics', `/statistics/departments/${e2e.company.departmentId}`, `/statistics/teams/${e2e.company.teamId}`, '/org/settings/security']) {
       await admin.page.goto(url);
       await checkA11y(admin.page, url);
       await fitsPhone(admin);
     }
-    await admin.page.goto(`/statistics/teams/${company.teamId}`);
+    await admin.page.goto(`/statistics/teams/${e2e.company.teamId}`);
     expect(await admin.page.locator('main').textContent()).toContain('(5 svar)');
     expectCleanConsole(admin);
 
-    const employee = await session();
-    await loginThroughForm(employee.page, company.employee.email);
+    const employee = await e2e.session({ viewport: PHONE });
+    await loginThroughForm(employee.page, e2e.company.employee.email);
     await employee.page.goto('/statistics/me');
     await checkA11y(employee.page, 'my scores');
     await fitsPhone(employee);

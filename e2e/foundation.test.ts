@@ -4,55 +4,14 @@
  * Content-Security-Policy blocking nothing of our own, and a phone-sized layout.
  */
 import fs from 'node:fs';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { createCompany, type CompanyFixture } from '../test/helpers/factories.ts';
-import {
-  checkA11y,
-  cspViolations,
-  horizontalOverflow,
-  launchBrowser,
-  loginThroughForm,
-  logoutThroughForm,
-  newSession,
-  screenshot,
-  startApp,
-  type RunningApp,
-  type Session,
-} from './helpers.ts';
+import { describe, expect, test } from 'vitest';
+import { browserSuite, checkA11y, cspViolations, expectCleanConsole, horizontalOverflow, loginThroughForm, logoutThroughForm, screenshot } from './helpers.ts';
 
-let running: RunningApp;
-let browser: Browser;
-let company: CompanyFixture;
-const sessions: Session[] = [];
-
-beforeAll(async () => {
-  running = await startApp();
-  browser = await launchBrowser();
-  company = await createCompany(running.deps);
-});
-
-afterAll(async () => {
-  for (const s of sessions) await s.context.close().catch(() => undefined);
-  await browser?.close();
-  await running?.close();
-});
-
-async function session(opts: Parameters<typeof newSession>[2] = {}): Promise<Session> {
-  const s = await newSession(browser, running.baseUrl, opts);
-  sessions.push(s);
-  return s;
-}
-
-/** Nothing refused by the CSP and no uncaught script error in this session. */
-function expectCleanConsole(s: Session) {
-  expect(cspViolations(s), 'Content-Security-Policy violations').toEqual([]);
-  expect(s.pageErrors, 'uncaught page errors').toEqual([]);
-}
+const e2e = browserSuite();
 
 describe('foundation in Chromium', () => {
   test('company admin: login form, dashboard, language switch to English, logout (axe on each page)', async () => {
-    const s = await session();
+    const s = await e2e.session();
     const { page } = s;
 
     const loginResponse = await page.goto('/login');
@@ -62,9 +21,9 @@ describe('foundation in Chromium', () => {
     await expect.poll(() => page.locator('h1').textContent()).toBe('Log ind');
     await checkA11y(page, 'login page (da)');
 
-    await loginThroughForm(page, company.admin.email);
+    await loginThroughForm(page, e2e.company.admin.email);
     expect(new URL(page.url()).pathname).toBe('/dashboard');
-    await expect.poll(() => page.locator('h1').textContent()).toBe(`Velkommen, ${company.admin.name}`);
+    await expect.poll(() => page.locator('h1').textContent()).toBe(`Velkommen, ${e2e.company.admin.name}`);
     expect(await page.locator('html').getAttribute('lang')).toBe('da');
     // Our own scripts and styles loaded under the CSP.
     expect(await page.evaluate(() => typeof (window as unknown as { htmx?: unknown }).htmx)).toBe('object');
@@ -77,7 +36,7 @@ describe('foundation in Chromium', () => {
       page.locator('#language-select').selectOption('en'),
     ]);
     await page.waitForLoadState('load');
-    await expect.poll(() => page.locator('h1').textContent()).toBe(`Welcome, ${company.admin.name}`);
+    await expect.poll(() => page.locator('h1').textContent()).toBe(`Welcome, ${e2e.company.admin.name}`);
     expect(await page.locator('html').getAttribute('lang')).toBe('en');
     expect(await page.locator('form[action="/logout"] button').textContent()).toBe('Log out');
     await checkA11y(page, 'admin dashboard (en)');
@@ -93,7 +52,7 @@ describe('foundation in Chromium', () => {
   });
 
   test('the language submit button works without the auto-submit script', async () => {
-    const s = await session({ javaScriptEnabled: false });
+    const s = await e2e.session({ javaScriptEnabled: false });
     const { page } = s;
     await page.goto('/login');
     await page.locator('#language-select').selectOption('sv');
@@ -105,10 +64,10 @@ describe('foundation in Chromium', () => {
   });
 
   test('employee: logs in and sees an accessible dashboard', async () => {
-    const s = await session();
-    await loginThroughForm(s.page, company.employee.email);
+    const s = await e2e.session();
+    await loginThroughForm(s.page, e2e.company.employee.email);
     expect(new URL(s.page.url()).pathname).toBe('/dashboard');
-    await expect.poll(() => s.page.locator('h1').textContent()).toBe(`Velkommen, ${company.employee.name}`);
+    await expect.poll(() => s.page.locator('h1').textContent()).toBe(`Velkommen, ${e2e.company.employee.name}`);
     // An employee gets no organisation menu.
     expect(await s.page.locator('nav a[href="/org"]').count()).toBe(0);
     await checkA11y(s.page, 'employee dashboard');
@@ -117,17 +76,17 @@ describe('foundation in Chromium', () => {
   });
 
   test('leader: logs in and sees an accessible dashboard', async () => {
-    const s = await session();
-    await loginThroughForm(s.page, company.leader.email);
+    const s = await e2e.session();
+    await loginThroughForm(s.page, e2e.company.leader.email);
     expect(new URL(s.page.url()).pathname).toBe('/dashboard');
-    await expect.poll(() => s.page.locator('h1').textContent()).toBe(`Velkommen, ${company.leader.name}`);
+    await expect.poll(() => s.page.locator('h1').textContent()).toBe(`Velkommen, ${e2e.company.leader.name}`);
     await checkA11y(s.page, 'leader dashboard');
     await logoutThroughForm(s.page);
     expectCleanConsole(s);
   });
 
   test('phone-sized viewport (390x844): no horizontal scrolling on login and dashboard', async () => {
-    const s = await session({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    const s = await e2e.session({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
     const { page } = s;
     await page.goto('/login');
     const login = await horizontalOverflow(page);
@@ -135,7 +94,7 @@ describe('foundation in Chromium', () => {
     expect(login.scrollWidth, 'login page scrolls sideways').toBeLessThanOrEqual(login.innerWidth);
     const loginShot = await screenshot(page, 'phone-login');
 
-    await loginThroughForm(page, company.admin.email);
+    await loginThroughForm(page, e2e.company.admin.email);
     const dash = await horizontalOverflow(page);
     expect(dash.scrollWidth, 'dashboard scrolls sideways').toBeLessThanOrEqual(dash.innerWidth);
     const dashShot = await screenshot(page, 'phone-dashboard');
@@ -149,7 +108,7 @@ describe('foundation in Chromium', () => {
   });
 
   test('the checks above can fail: axe, CSP and overflow detection catch planted faults', async () => {
-    const s = await session({ viewport: { width: 390, height: 844 } });
+    const s = await e2e.session({ viewport: { width: 390, height: 844 } });
     const { page } = s;
     await page.goto('/login');
     // An unlabeled input and an image without alt text: critical violations for axe.
@@ -183,14 +142,14 @@ describe('foundation in Chromium', () => {
   // The organisation pages were built alongside these tests: should GET /org ever be unregistered
   // this test says so and skips; while it exists, it must pass.
   test('organisation pages (/org, /org/employees) as company admin are accessible', async (ctx) => {
-    const routes = running.app.samtaleRoutes.filter((r) => r.method === 'GET').map((r) => r.url);
+    const routes = e2e.running.app.samtaleRoutes.filter((r) => r.method === 'GET').map((r) => r.url);
     if (!routes.includes('/org')) {
       ctx.skip('GET /org is not registered yet (org pages not built)');
       return;
     }
-    const s = await session();
+    const s = await e2e.session();
     const { page } = s;
-    await loginThroughForm(page, company.admin.email);
+    await loginThroughForm(page, e2e.company.admin.email);
     for (const url of ['/org', '/org/employees']) {
       if (!routes.includes(url)) throw new Error(`GET ${url} is not registered although /org is`);
       const res = await page.goto(url);
@@ -204,8 +163,8 @@ describe('foundation in Chromium', () => {
     expectCleanConsole(s);
 
     // The same pages on a phone: wide tables may scroll inside their own box, never the page.
-    const phone = await session({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
-    await loginThroughForm(phone.page, company.admin.email);
+    const phone = await e2e.session({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    await loginThroughForm(phone.page, e2e.company.admin.email);
     for (const url of ['/org', '/org/employees']) {
       await phone.page.goto(url);
       const box = await horizontalOverflow(phone.page);

@@ -6,46 +6,12 @@
  * individual MUS, the leader sees the task and creates it.
  * axe on the main pages, the Content-Security-Policy blocking nothing, and a phone-sized layout.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { createCompany, PASSWORD, type CompanyFixture } from '../test/helpers/factories.ts';
-import { checkA11y, cspViolations, horizontalOverflow, launchBrowser, loginThroughForm, newSession, screenshot, startApp, type RunningApp, type Session } from './helpers.ts';
+import { describe, expect, test } from 'vitest';
+import type { Page } from 'playwright-core';
+import { PASSWORD } from '../test/helpers/factories.ts';
+import { browserSuite, checkA11y, expectCleanConsole, expectText, horizontalOverflow, loginThroughForm, screenshot, submitAndWait } from './helpers.ts';
 
-let running: RunningApp;
-let browser: Browser;
-let company: CompanyFixture;
-const sessions: Session[] = [];
-
-beforeAll(async () => {
-  running = await startApp();
-  browser = await launchBrowser();
-  company = await createCompany(running.deps);
-});
-
-afterAll(async () => {
-  for (const s of sessions) await s.context.close().catch(() => undefined);
-  await browser?.close();
-  await running?.close();
-});
-
-async function session(opts: Parameters<typeof newSession>[2] = {}): Promise<Session> {
-  const s = await newSession(browser, running.baseUrl, opts);
-  sessions.push(s);
-  return s;
-}
-
-function expectCleanConsole(s: Session) {
-  expect(cspViolations(s), 'Content-Security-Policy violations').toEqual([]);
-  expect(s.pageErrors, 'uncaught page errors').toEqual([]);
-}
-
-async function expectText(locator: ReturnType<Page['locator']>, text: string) {
-  await expect.poll(async () => (await locator.first().textContent()) ?? '', { timeout: 10_000 }).toContain(text);
-}
-
-async function submitAndWait(page: Page, button: ReturnType<Page['locator']>) {
-  await Promise.all([page.waitForLoadState('load'), page.waitForURL(/done=|\/rounds\//), button.click()]);
-}
+const e2e = browserSuite();
 
 const QUESTION = 'Hvad er gået godt i gruppen siden sidst?';
 
@@ -63,19 +29,19 @@ async function prepare(page: Page, email: string, answer: string): Promise<strin
 
 describe('GRUS in Chromium', () => {
   test('group round, private preparation, meeting, shared agreement, everyone signs, closed; a member asks for an individual MUS', async () => {
-    const leaderS = await session();
-    const employeeS = await session({ viewport: { width: 375, height: 740 } });
-    const colleagueS = await session();
+    const leaderS = await e2e.session();
+    const employeeS = await e2e.session({ viewport: { width: 375, height: 740 } });
+    const colleagueS = await e2e.session();
     const leader = leaderS.page;
     const employee = employeeS.page;
     const colleague = colleagueS.page;
 
     // The leader starts a GRUS round for the team.
-    await loginThroughForm(leader, company.leader.email);
+    await loginThroughForm(leader, e2e.company.leader.email);
     await leader.goto('/rounds/new');
     await leader.getByLabel('Rundens navn').fill('GRUS 2027');
     await leader.getByLabel('Skema').selectOption('builtin:grus-da');
-    await leader.getByLabel('Team eller afdeling').selectOption(`team:${company.teamId}`);
+    await leader.getByLabel('Team eller afdeling').selectOption(`team:${e2e.company.teamId}`);
     await leader.getByLabel('Frist for forberedelse').fill('2027-03-20');
     await leader.getByLabel('Møder fra').fill('2027-03-21');
     await leader.getByLabel('Møder til').fill('2027-04-30');
@@ -83,7 +49,7 @@ describe('GRUS in Chromium', () => {
     await expectText(leader.locator('.flash'), 'Runden er startet med 2 samtaler.');
 
     // Two members prepare, each in private (the employee on a phone).
-    const employeeUrl = await prepare(employee, company.employee.email, 'Vi hjælper hinanden med vagtplanen.');
+    const employeeUrl = await prepare(employee, e2e.company.employee.email, 'Vi hjælper hinanden med vagtplanen.');
     await checkA11y(employee, 'GRUS, member preparing');
     const phone = await horizontalOverflow(employee);
     expect(phone.scrollWidth, 'no sideways scrolling at phone width').toBeLessThanOrEqual(phone.innerWidth);
@@ -92,7 +58,7 @@ describe('GRUS in Chromium', () => {
     await employee.reload();
     expect(await employee.getByLabel(QUESTION).inputValue()).toBe('Vi hjælper hinanden med vagtplanen.');
     await submitAndWait(employee, employee.getByRole('button', { name: 'Afslut min forberedelse' }));
-    const colleagueUrl = await prepare(colleague, company.colleague.email, 'Jeg savner faste teammøder.');
+    const colleagueUrl = await prepare(colleague, e2e.company.colleague.email, 'Jeg savner faste teammøder.');
     expect(await colleague.locator('main').textContent()).not.toContain('vagtplanen');
     await colleague.reload();
     await submitAndWait(colleague, colleague.getByRole('button', { name: 'Afslut min forberedelse' }));
@@ -118,7 +84,7 @@ describe('GRUS in Chromium', () => {
     await leader.getByLabel('Noter fra mødet').fill('Vi indfører et fast teammøde hver mandag.');
     await submitAndWait(leader, leader.getByRole('button', { name: 'Gem noter' }));
     await leader.getByLabel('Aftale', { exact: true }).fill('Fast teammøde hver mandag');
-    await leader.getByLabel('Ansvarlig').selectOption({ label: company.colleague.name });
+    await leader.getByLabel('Ansvarlig').selectOption({ label: e2e.company.colleague.name });
     await submitAndWait(leader, leader.getByRole('button', { name: 'Gem aftale' }));
     await expectText(leader.locator('.agreement'), 'Fast teammøde hver mandag');
     await checkA11y(leader, 'GRUS, meeting');
@@ -127,7 +93,7 @@ describe('GRUS in Chromium', () => {
     await expectText(employee.locator('main'), 'Jeg savner faste teammøder.');
     await expectText(employee.locator('main'), 'Teamet har leveret stabilt.');
     await expectText(employee.locator('.agreement'), 'Fast teammøde hver mandag');
-    await expectText(employee.locator('.agreement'), company.colleague.name);
+    await expectText(employee.locator('.agreement'), e2e.company.colleague.name);
 
     // Finish; every member and the leader sign with their password.
     await submitAndWait(leader, leader.getByRole('button', { name: 'Afslut mødet og gå til underskrift' }));
@@ -158,13 +124,13 @@ describe('GRUS in Chromium', () => {
     expect(await employee.locator('main').textContent()).not.toContain('min karriere');
 
     await leader.goto('/dashboard');
-    await expectText(leader.locator('main'), `${company.colleague.name} har bedt om en individuel MUS`);
+    await expectText(leader.locator('main'), `${e2e.company.colleague.name} har bedt om en individuel MUS`);
     await leader.goto('/dialogues');
     await expectText(leader.locator('main'), 'Opgaver: individuelle MUS, du skal oprette');
     await checkA11y(leader, 'leader overview with a task');
     await Promise.all([leader.waitForURL(/\/dialogues\/[0-9a-f-]{36}/), leader.getByRole('link', { name: 'Gå til gruppesamtalen' }).click()]);
     await expectText(leader.locator('main'), 'Jeg vil gerne tale om min karriere.');
-    await Promise.all([leader.waitForURL(/done=mus-created/), leader.getByRole('button', { name: `Opret individuel MUS med ${company.colleague.name}` }).click()]);
+    await Promise.all([leader.waitForURL(/done=mus-created/), leader.getByRole('button', { name: `Opret individuel MUS med ${e2e.company.colleague.name}` }).click()]);
     await expectText(leader.locator('.flash'), 'Den individuelle MUS er oprettet.');
     await leader.goto('/dialogues');
     expect(await leader.locator('main').textContent()).not.toContain('Opgaver: individuelle MUS');

@@ -5,9 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type ConsoleMessage, type Page } from 'playwright-core';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { chromium, type Browser, type BrowserContext, type BrowserContextOptions, type ConsoleMessage, type Locator, type Page } from 'playwright-core';
 import { createTestApp, type TestApp } from '../test/helpers/app.ts';
-import { PASSWORD } from '../test/helpers/factories.ts';
+import { createCompany, PASSWORD, type CompanyFixture } from '../test/helpers/factories.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -75,6 +76,94 @@ export async function newSession(browser: Browser, baseUrl: string, opts: Browse
 /** Console errors that mean the Content-Security-Policy refused something (script, style, image...). */
 export function cspViolations(session: Session): string[] {
   return session.consoleErrors.filter((e) => /Content Security Policy/i.test(e));
+}
+
+/** Nothing refused by the CSP and no uncaught script error in this session. */
+export function expectCleanConsole(s: Session): void {
+  expect(cspViolations(s), 'Content-Security-Policy violations').toEqual([]);
+  expect(s.pageErrors, 'uncaught page errors').toEqual([]);
+}
+
+export type BrowserSuiteOptions = {
+  /** Extra environment for createTestApp(). */
+  env?: Record<string, string>;
+  /** Create a company fixture (default true). */
+  company?: boolean;
+  /** Host name the browser uses instead of 127.0.0.1 (e.g. 'localhost' for WebAuthn). */
+  host?: string;
+};
+
+/** What a browser test file shares: the running app, Chromium, a company, and tracked sessions. */
+export type BrowserSuite = {
+  readonly running: RunningApp;
+  readonly browser: Browser;
+  readonly company: CompanyFixture;
+  /** The URL the browser talks to (running.baseUrl, with `host` if given). */
+  readonly baseUrl: string;
+  /** A new session on baseUrl; its context is closed after the suite (closing it earlier is fine). */
+  session(opts?: BrowserContextOptions): Promise<Session>;
+};
+
+/**
+ * Registers beforeAll/afterAll in the calling file (or describe block): starts the app, launches
+ * Chromium, creates a company; afterwards closes every session, the browser and the app.
+ * The returned object's fields are usable from the hooks and tests, not at collection time.
+ */
+export function browserSuite(options: BrowserSuiteOptions = {}): BrowserSuite {
+  let running: RunningApp | undefined;
+  let browser: Browser | undefined;
+  let company: CompanyFixture | undefined;
+  const sessions: Session[] = [];
+  function ready<T>(value: T | undefined, what: string): T {
+    if (value === undefined) throw new Error(`${what} is not ready: use it in a test or hook, after browserSuite()'s beforeAll`);
+    return value;
+  }
+  beforeAll(async () => {
+    running = await startApp(options.env);
+    browser = await launchBrowser();
+    if (options.company !== false) company = await createCompany(running.deps);
+  });
+  afterAll(async () => {
+    for (const s of sessions) await s.context.close().catch(() => undefined);
+    await browser?.close();
+    await running?.close();
+  });
+  const suite: BrowserSuite = {
+    get running() {
+      return ready(running, 'the app');
+    },
+    get browser() {
+      return ready(browser, 'the browser');
+    },
+    get company() {
+      return ready(company, 'the company (browserSuite({ company: false })?)');
+    },
+    get baseUrl() {
+      const url = ready(running, 'the app').baseUrl;
+      return options.host ? url.replace('127.0.0.1', options.host) : url;
+    },
+    async session(opts: BrowserContextOptions = {}) {
+      const s = await newSession(suite.browser, suite.baseUrl, opts);
+      sessions.push(s);
+      return s;
+    },
+  };
+  return suite;
+}
+
+/** Waits (polling, no fixed sleep) until the element's text contains `text`. */
+export async function expectText(locator: Locator, text: string): Promise<void> {
+  await expect.poll(async () => (await locator.first().textContent()) ?? '', { timeout: 10_000 }).toContain(text);
+}
+
+/** Clicks `button` and waits for the load that ends on a "done=" or /rounds/ URL. */
+export async function submitAndWait(page: Page, button: Locator): Promise<void> {
+  await Promise.all([page.waitForLoadState('load'), page.waitForURL(/done=|\/rounds\//), button.click()]);
+}
+
+/** Clicks the (first) submit button of the form posting to `action` and waits for the load. */
+export async function submitForm(page: Page, action: string): Promise<void> {
+  await Promise.all([page.waitForLoadState('load'), page.locator(`form[action="${action}"] button[type="submit"]`).first().click()]);
 }
 
 /** Logs in through the real login form; returns once the browser has left /login. */

@@ -5,64 +5,28 @@
  * next year's round starts with the open agreement.
  * axe on the main pages, the Content-Security-Policy blocking nothing, and a phone-sized layout.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { createCompany, createDialogue, PASSWORD, type CompanyFixture } from '../test/helpers/factories.ts';
-import { checkA11y, cspViolations, horizontalOverflow, launchBrowser, loginThroughForm, newSession, screenshot, startApp, type RunningApp, type Session } from './helpers.ts';
+import { describe, expect, test } from 'vitest';
+import { createCompany, createDialogue, PASSWORD } from '../test/helpers/factories.ts';
+import { browserSuite, checkA11y, cspViolations, expectCleanConsole, expectText, horizontalOverflow, loginThroughForm, screenshot, submitAndWait } from './helpers.ts';
 
-let running: RunningApp;
-let browser: Browser;
-let company: CompanyFixture;
-const sessions: Session[] = [];
-
-beforeAll(async () => {
-  running = await startApp();
-  browser = await launchBrowser();
-  company = await createCompany(running.deps);
-});
-
-afterAll(async () => {
-  for (const s of sessions) await s.context.close().catch(() => undefined);
-  await browser?.close();
-  await running?.close();
-});
-
-async function session(opts: Parameters<typeof newSession>[2] = {}): Promise<Session> {
-  const s = await newSession(browser, running.baseUrl, opts);
-  sessions.push(s);
-  return s;
-}
-
-function expectCleanConsole(s: Session) {
-  expect(cspViolations(s), 'Content-Security-Policy violations').toEqual([]);
-  expect(s.pageErrors, 'uncaught page errors').toEqual([]);
-}
-
-/** Waits (polling, no fixed sleep) until the element's text contains `text`. */
-async function expectText(locator: ReturnType<Page['locator']>, text: string) {
-  await expect.poll(async () => (await locator.first().textContent()) ?? '', { timeout: 10_000 }).toContain(text);
-}
-
-async function submitAndWait(page: Page, button: ReturnType<Page['locator']>) {
-  await Promise.all([page.waitForLoadState('load'), page.waitForURL(/done=|\/rounds\//), button.click()]);
-}
+const e2e = browserSuite();
 
 describe('MUS in Chromium', () => {
   test('round, private preparation with autosave, meeting, agreement, both sign, closed, carried into next year', async () => {
-    const leaderS = await session();
-    const employeeS = await session({ viewport: { width: 375, height: 740 } });
+    const leaderS = await e2e.session();
+    const employeeS = await e2e.session({ viewport: { width: 375, height: 740 } });
     const leader = leaderS.page;
     const employee = employeeS.page;
 
     // The leader starts the round from "Samtaler".
-    await loginThroughForm(leader, company.leader.email);
+    await loginThroughForm(leader, e2e.company.leader.email);
     await leader.goto('/dialogues');
     await checkA11y(leader, 'leader overview');
     await leader.getByRole('link', { name: 'Start en samtalerunde' }).first().click();
     await leader.waitForURL('**/rounds/new');
     await checkA11y(leader, 'new round');
     await leader.getByLabel('Rundens navn').fill('MUS 2027');
-    await leader.getByLabel('Team eller afdeling').selectOption(`team:${company.teamId}`);
+    await leader.getByLabel('Team eller afdeling').selectOption(`team:${e2e.company.teamId}`);
     await leader.getByLabel('Frist for forberedelse').fill('2027-03-20');
     await leader.getByLabel('Møder fra').fill('2027-03-21');
     await leader.getByLabel('Møder til').fill('2027-04-30');
@@ -72,7 +36,7 @@ describe('MUS in Chromium', () => {
     await checkA11y(leader, 'round page');
 
     // The employee prepares on a phone; the answer saves itself while typing.
-    await loginThroughForm(employee, company.employee.email);
+    await loginThroughForm(employee, e2e.company.employee.email);
     await employee.goto('/dialogues');
     await checkA11y(employee, 'employee overview');
     await expectText(employee.locator('main'), 'Forbered dig');
@@ -150,16 +114,16 @@ describe('MUS in Chromium', () => {
     expect(overview.scrollWidth).toBeLessThanOrEqual(overview.innerWidth);
 
     // Next year: a new round, and the open agreement is already in the employee's new dialogue.
-    running.clock.advance(300 * 86_400_000);
-    await loginThroughForm(leader, company.leader.email);
+    e2e.running.clock.advance(300 * 86_400_000);
+    await loginThroughForm(leader, e2e.company.leader.email);
     await leader.goto('/rounds/new');
     await leader.getByLabel('Rundens navn').fill('MUS 2028');
-    await leader.getByLabel('Team eller afdeling').selectOption(`team:${company.teamId}`);
+    await leader.getByLabel('Team eller afdeling').selectOption(`team:${e2e.company.teamId}`);
     await leader.getByLabel('Frist for forberedelse').fill('2028-01-20');
     await leader.getByLabel('Møder fra').fill('2028-01-21');
     await leader.getByLabel('Møder til').fill('2028-02-28');
     await Promise.all([leader.waitForURL(/\/rounds\/[0-9a-f-]{36}/), leader.getByRole('button', { name: 'Start runden' }).click()]);
-    await loginThroughForm(employee, company.employee.email);
+    await loginThroughForm(employee, e2e.company.employee.email);
     await employee.goto('/dialogues');
     await employee.getByRole('link', { name: 'MUS 2028' }).click();
     await employee.waitForURL(/\/dialogues\/[0-9a-f-]{36}$/);
@@ -172,9 +136,9 @@ describe('MUS in Chromium', () => {
   });
 
   test('two tabs: the stale autosave shows both texts and overwrites nothing', async () => {
-    const f = await createCompany(running.deps);
-    const { dialogueId } = await createDialogue(running.deps, f);
-    const s = await session();
+    const f = await createCompany(e2e.running.deps);
+    const { dialogueId } = await createDialogue(e2e.running.deps, f);
+    const s = await e2e.session();
     await loginThroughForm(s.page, f.employee.email);
     const tab1 = s.page;
     const tab2 = await s.context.newPage();

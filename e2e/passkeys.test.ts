@@ -4,31 +4,15 @@
  * key, user verification). WebAuthn needs a domain as RP ID, so the browser talks to
  * http://localhost:<port> rather than 127.0.0.1. Without JavaScript the passkey parts stay hidden.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { createCompany, PASSWORD, type CompanyFixture } from '../test/helpers/factories.ts';
-import { checkA11y, cspViolations, horizontalOverflow, launchBrowser, loginThroughForm, logoutThroughForm, newSession, startApp, type RunningApp } from './helpers.ts';
+import { describe, expect, test } from 'vitest';
+import { PASSWORD } from '../test/helpers/factories.ts';
+import { browserSuite, checkA11y, cspViolations, horizontalOverflow, loginThroughForm, logoutThroughForm } from './helpers.ts';
 
-let running: RunningApp;
-let browser: Browser;
-let company: CompanyFixture;
-let baseUrl: string;
-
-beforeAll(async () => {
-  running = await startApp();
-  baseUrl = running.baseUrl.replace('127.0.0.1', 'localhost');
-  browser = await launchBrowser();
-  company = await createCompany(running.deps);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await running?.close();
-});
+const e2e = browserSuite({ host: 'localhost' });
 
 describe('passkey journey in Chromium', () => {
   test('M2 add a passkey with a virtual authenticator, log in with it, and remove it', async () => {
-    const s = await newSession(browser, baseUrl);
+    const s = await e2e.session();
     const { page, context } = s;
     const cdp = await context.newCDPSession(page);
     await cdp.send('WebAuthn.enable');
@@ -36,7 +20,7 @@ describe('passkey journey in Chromium', () => {
       options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
     });
 
-    const email = company.employee.email;
+    const email = e2e.company.employee.email;
     await loginThroughForm(page, email);
     expect(new URL(page.url()).pathname).toBe('/dashboard');
 
@@ -70,7 +54,7 @@ describe('passkey journey in Chromium', () => {
     await page.goto('/dashboard');
     await logoutThroughForm(page);
 
-    running.clock.advance(60_000);
+    e2e.running.clock.advance(60_000);
     await loginThroughForm(page, email);
     expect(new URL(page.url()).pathname).toBe('/login/second-factor');
     const usePasskey = page.locator('#passkey-login');
@@ -93,9 +77,9 @@ describe('passkey journey in Chromium', () => {
   });
 
   test('without JavaScript the passkey parts stay hidden and the code forms work', async () => {
-    const s = await newSession(browser, baseUrl, { javaScriptEnabled: false });
+    const s = await e2e.session({ javaScriptEnabled: false });
     const { page } = s;
-    await loginThroughForm(page, company.colleague.email);
+    await loginThroughForm(page, e2e.company.colleague.email);
     await page.goto('/account/two-factor');
     expect(await page.locator('form[data-webauthn="register"]').isVisible()).toBe(false);
     expect(await page.locator('[data-webauthn-nojs]').first().isVisible()).toBe(true);

@@ -3,32 +3,18 @@
  * recovery codes once, logs in with a code, and is blocked after 3 wrong codes until the wait
  * is over. Time comes from the app's injected clock, so nothing sleeps.
  */
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { createCompany, PASSWORD, type CompanyFixture } from '../test/helpers/factories.ts';
+import { describe, expect, test } from 'vitest';
+import { PASSWORD } from '../test/helpers/factories.ts';
 import { totpCode } from '../src/platform/auth/totp.ts';
-import { checkA11y, cspViolations, launchBrowser, loginThroughForm, logoutThroughForm, newSession, startApp, type RunningApp } from './helpers.ts';
+import { browserSuite, checkA11y, cspViolations, loginThroughForm, logoutThroughForm } from './helpers.ts';
 
-let running: RunningApp;
-let browser: Browser;
-let company: CompanyFixture;
-
-beforeAll(async () => {
-  running = await startApp();
-  browser = await launchBrowser();
-  company = await createCompany(running.deps);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await running?.close();
-});
+const e2e = browserSuite();
 
 describe('two-factor journey in Chromium', () => {
   test('M2 enrol TOTP, log in with a code; M7 blocked after 3 wrong codes, let in after the wait', async () => {
-    const s = await newSession(browser, running.baseUrl);
+    const s = await e2e.session();
     const { page } = s;
-    const email = company.employee.email;
+    const email = e2e.company.employee.email;
     await loginThroughForm(page, email);
     expect(new URL(page.url()).pathname).toBe('/dashboard');
 
@@ -42,7 +28,7 @@ describe('two-factor journey in Chromium', () => {
     const secret = (await page.locator('code.secret').innerText()).replace(/\s+/g, '');
     expect(secret.length).toBeGreaterThanOrEqual(16);
     await checkA11y(page, 'two-factor enrolment');
-    await page.locator('input[name="code"]').fill(totpCode(secret, running.clock.now()));
+    await page.locator('input[name="code"]').fill(totpCode(secret, e2e.running.clock.now()));
     await Promise.all([page.waitForLoadState('load'), page.locator('form[action="/account/two-factor/confirm"] button[type="submit"]').click()]);
     // Ten recovery codes, shown once.
     const body = await page.locator('main').innerText();
@@ -52,7 +38,7 @@ describe('two-factor journey in Chromium', () => {
     await logoutThroughForm(page);
 
     // Log in: the password alone is not enough.
-    running.clock.advance(60_000);
+    e2e.running.clock.advance(60_000);
     await loginThroughForm(page, email);
     expect(new URL(page.url()).pathname).toBe('/login/second-factor');
     await checkA11y(page, 'second factor');
@@ -70,10 +56,10 @@ describe('two-factor journey in Chromium', () => {
     await expect.poll(() => page.locator('.error-summary').count()).toBe(1);
     expect(new URL(page.url()).pathname).toBe('/login');
     // After the 15-minute wait the right password and a fresh code let the user in.
-    running.clock.advance(16 * 60_000);
+    e2e.running.clock.advance(16 * 60_000);
     await loginThroughForm(page, email);
     expect(new URL(page.url()).pathname).toBe('/login/second-factor');
-    await page.locator('input[name="code"]').fill(totpCode(secret, running.clock.now()));
+    await page.locator('input[name="code"]').fill(totpCode(secret, e2e.running.clock.now()));
     await Promise.all([page.waitForURL((u) => u.pathname === '/dashboard'), page.locator('form[action="/login/second-factor"] button[type="submit"]').first().click()]);
     expect(cspViolations(s)).toEqual([]);
     expect(s.pageErrors).toEqual([]);

@@ -9,41 +9,33 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { Browser } from 'playwright-core';
-import { createCompany, type CompanyFixture } from '../test/helpers/factories.ts';
 import { clamdAddress, EICAR, pdf } from '../test/helpers/files.ts';
 import { unsafeSystemTransaction } from '../src/platform/db/context.ts';
-import { checkA11y, cspViolations, horizontalOverflow, launchBrowser, loginThroughForm, newSession, startApp, type RunningApp } from './helpers.ts';
+import { browserSuite, checkA11y, cspViolations, horizontalOverflow, loginThroughForm } from './helpers.ts';
 
 const clamd = clamdAddress();
 if (!clamd) console.warn('SKIPPED e2e/uploads.test.ts: no clamd (run scripts/clamd.sh start, or npm test)');
 
-let running: RunningApp;
-let browser: Browser;
-let company: CompanyFixture;
 let dir: string;
 
 const PHONE = { viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true };
 
 describe.skipIf(!clamd)('secure inbox in Chromium', () => {
+  const e2e = browserSuite({ env: { CLAMD_HOST: clamd?.host ?? '', CLAMD_PORT: clamd?.port ?? '' } });
+
   beforeAll(async () => {
-    running = await startApp({ CLAMD_HOST: clamd?.host ?? '', CLAMD_PORT: clamd?.port ?? '' });
-    browser = await launchBrowser();
-    company = await createCompany(running.deps);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'samtale-uploads-'));
     fs.writeFileSync(path.join(dir, 'sygemelding.pdf'), pdf('clean'));
     fs.writeFileSync(path.join(dir, 'eicar.txt'), EICAR);
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await running?.close();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   test('P2 P5 a clean PDF is accepted and downloadable (logged), an EICAR file is refused with a clear message', async () => {
-    const me = await newSession(browser, running.baseUrl, PHONE);
-    await loginThroughForm(me.page, company.employee.email);
+    const me = await e2e.session(PHONE);
+    await loginThroughForm(me.page, e2e.company.employee.email);
     await me.page.goto('/inbox');
     await checkA11y(me.page, 'inbox, employee');
     expect(await horizontalOverflow(me.page).then((o) => o.scrollWidth <= o.innerWidth)).toBe(true);
@@ -60,8 +52,8 @@ describe.skipIf(!clamd)('secure inbox in Chromium', () => {
     expect(cspViolations(me)).toEqual([]);
     expect(me.pageErrors).toEqual([]);
 
-    const admin = await newSession(browser, running.baseUrl, PHONE);
-    await loginThroughForm(admin.page, company.admin.email);
+    const admin = await e2e.session(PHONE);
+    await loginThroughForm(admin.page, e2e.company.admin.email);
     await admin.page.goto('/inbox');
     await checkA11y(admin.page, 'inbox, admin');
     expect(await horizontalOverflow(admin.page).then((o) => o.scrollWidth <= o.innerWidth)).toBe(true);
@@ -71,8 +63,8 @@ describe.skipIf(!clamd)('secure inbox in Chromium', () => {
     const saved = path.join(dir, 'downloaded.pdf');
     await download.saveAs(saved);
     expect(fs.readFileSync(saved).equals(pdf('clean'))).toBe(true);
-    const events = await unsafeSystemTransaction(running.deps.database, (trx) =>
-      trx.selectFrom('audit_events').select('event_type').where('company_id', '=', company.companyId).where('event_type', 'like', 'files.%').execute(),
+    const events = await unsafeSystemTransaction(e2e.running.deps.database, (trx) =>
+      trx.selectFrom('audit_events').select('event_type').where('company_id', '=', e2e.company.companyId).where('event_type', 'like', 'files.%').execute(),
     );
     expect(events.map((e) => e.event_type)).toEqual(expect.arrayContaining(['files.uploaded', 'files.available', 'files.infected', 'files.downloaded']));
     expect(cspViolations(admin)).toEqual([]);
@@ -81,8 +73,8 @@ describe.skipIf(!clamd)('secure inbox in Chromium', () => {
   });
 
   test('P2 the form works without JavaScript', async () => {
-    const me = await newSession(browser, running.baseUrl, { ...PHONE, javaScriptEnabled: false });
-    await loginThroughForm(me.page, company.colleague.email);
+    const me = await e2e.session({ ...PHONE, javaScriptEnabled: false });
+    await loginThroughForm(me.page, e2e.company.colleague.email);
     await me.page.goto('/inbox');
     await me.page.locator('input[type="file"]').setInputFiles([path.join(dir, 'sygemelding.pdf')]);
     await Promise.all([me.page.waitForLoadState('load'), me.page.locator('form.upload-form button[type="submit"]').click()]);
