@@ -656,6 +656,49 @@ function ConflictPanel(props: { lang: Lang; conflict: Conflict }) {
   );
 }
 
+/** A question of type "agreements": answered by the agreements section, linked from here. */
+function AgreementsQuestion(props: { lang: Lang; q: Question }) {
+  const { q } = props;
+  const t = tr(props.lang);
+  return (
+    <div class="question">
+      <p class="question-text">{q.text}</p>
+      {q.help ? <p class="hint">{q.help}</p> : null}
+      <p>
+        <a href="#agreements-h">{t('seeAgreements')}</a>
+      </p>
+    </div>
+  );
+}
+
+/** An autosaving question (htmx posts to `postId`); `children` come after the save status. */
+function EditableQuestion(props: { lang: Lang; q: Question; state: DialogueViewState; postId: string; stored: DialoguePage['answers'][number] | undefined; children?: ComponentChildren }) {
+  const { lang, q, state, stored } = props;
+  const conflict = state.conflicts?.[q.id];
+  const sent = state.values?.[`q_${q.id}`];
+  const error = state.errors?.[`q_${q.id}`];
+  const statusId = `status-${q.id}`;
+  const describedBy = [q.help ? `q_${q.id}-hint` : '', error ? `q_${q.id}-error` : '', statusId].filter(Boolean).join(' ');
+  return (
+    <div
+      class="question editable"
+      id={`question-${q.id}`}
+      hx-post={`/dialogues/${props.postId}/answers`}
+      hx-trigger="input delay:800ms, change"
+      hx-params={`q_${q.id},v_${q.id}`}
+      hx-target={`#${statusId}`}
+      hx-swap="innerHTML"
+      hx-sync="this:queue last"
+    >
+      <QuestionInput lang={lang} q={q} value={sent ?? (conflict ? conflict.mine : stored?.value)} version={stored?.version ?? 0} describedBy={describedBy} error={error} />
+      <div class="save-status" id={statusId} aria-live="polite">
+        {conflict ? <ConflictPanel lang={lang} conflict={conflict} /> : null}
+      </div>
+      {props.children}
+    </div>
+  );
+}
+
 function QuestionBlock(props: { vc: ViewContext; data: DialoguePage; q: Question; state: DialogueViewState }) {
   const { vc, data, q, state } = props;
   const lang = vc.lang;
@@ -663,47 +706,17 @@ function QuestionBlock(props: { vc: ViewContext; data: DialoguePage; q: Question
   const side = data.side;
   const other = side === 'employee' ? 'leader' : 'employee';
   const answerOf = (s: string) => data.answers.find((a) => a.question_id === q.id && a.side === s);
-  if (q.type === 'agreements') {
-    return (
-      <div class="question">
-        <p class="question-text">{q.text}</p>
-        {q.help ? <p class="hint">{q.help}</p> : null}
-        <p>
-          <a href="#agreements-h">{t('seeAgreements')}</a>
-        </p>
-      </div>
-    );
-  }
-  const conflict = state.conflicts?.[q.id];
-  const sent = state.values?.[`q_${q.id}`];
-  const error = state.errors?.[`q_${q.id}`];
-  const statusId = `status-${q.id}`;
+  if (q.type === 'agreements') return <AgreementsQuestion lang={lang} q={q} />;
   const editable = q.answeredBy === 'meeting' ? data.can.editMeeting : (q.answeredBy === side || q.answeredBy === 'both') && data.can.editPreparation;
   if (editable) {
-    const mySide = q.answeredBy === 'meeting' ? 'shared' : side;
-    const stored = answerOf(mySide);
-    const describedBy = [q.help ? `q_${q.id}-hint` : '', error ? `q_${q.id}-error` : '', statusId].filter(Boolean).join(' ');
     return (
-      <div
-        class="question editable"
-        id={`question-${q.id}`}
-        hx-post={`/dialogues/${data.dialogue.id}/answers`}
-        hx-trigger="input delay:800ms, change"
-        hx-params={`q_${q.id},v_${q.id}`}
-        hx-target={`#${statusId}`}
-        hx-swap="innerHTML"
-        hx-sync="this:queue last"
-      >
-        <QuestionInput lang={lang} q={q} value={sent ?? (conflict ? conflict.mine : stored?.value)} version={stored?.version ?? 0} describedBy={describedBy} error={error} />
-        <div class="save-status" id={statusId} aria-live="polite">
-          {conflict ? <ConflictPanel lang={lang} conflict={conflict} /> : null}
-        </div>
+      <EditableQuestion lang={lang} q={q} state={state} postId={data.dialogue.id} stored={answerOf(q.answeredBy === 'meeting' ? 'shared' : side)}>
         {q.answeredBy === 'both' && data.showOther ? (
           <p class="other-answer">
             <strong>{side === 'employee' ? t('leadersAnswer') : t('employeesAnswer')}:</strong> {displayAnswer(lang, q, answerOf(other)?.value)}
           </p>
         ) : null}
-      </div>
+      </EditableQuestion>
     );
   }
   // Read-only: what this reader may see of the question.
@@ -761,49 +774,20 @@ export function DialoguePageView(props: { vc: ViewContext; data: DialoguePage; s
   const mySubmitted = data.side === 'employee' ? d.employee_submitted_at : d.leader_submitted_at;
   const otherSubmitted = other === 'employee' ? d.employee_submitted_at : d.leader_submitted_at;
   const title = t('dialogueTitle', { round: d.round_name ?? d.form_name, name: d.employee_name });
-  const def = data.form.definition;
-  const editableAny = data.can.editPreparation || data.can.editMeeting;
-  const errors = { ...(state.errors ?? {}), ...(state.sign?.errors ?? {}), ...(state.meeting?.errors ?? {}), ...(state.agreement?.errors ?? {}) };
-  const conflictErrors = Object.keys(state.conflicts ?? {}).map((qid) => [qid === 'notes' ? 'notes' : `q_${qid}`, t('conflictTitle')] as const);
+  const errors = allErrors(state);
   const carried = data.agreements.filter((a) => a.carried_from !== null);
   const fresh = data.agreements.filter((a) => a.carried_from === null);
-  const notesConflict = state.conflicts?.notes;
 
-  const questions = (
-    <>
-      {def.sections.map((s) => (
-        <section class="card form-section" aria-labelledby={`section-${s.id}`}>
-          <h2 id={`section-${s.id}`}>{s.title}</h2>
-          {s.intro ? <p class="hint">{s.intro}</p> : null}
-          {s.questions.map((q) => (
-            <QuestionBlock vc={vc} data={data} q={q} state={state} />
-          ))}
-        </section>
-      ))}
-    </>
-  );
+  const questions = <QuestionSections data={data} block={(q) => <QuestionBlock vc={vc} data={data} q={q} state={state} />} />;
 
   return (
     <Layout vc={vc} title={title}>
-      <DialogueScript />
-      <p class="no-print actions">
-        <a href="/dialogues">{t('backToDialogues')}</a>
-        {/* Shown by dialogue.js: without JavaScript the browser's own print works the same. */}
-        <button type="button" class="secondary small" data-print="true" hidden>
-          {t('print')}
-        </button>
+      <DialogueHeader vc={vc} data={data} state={state} title={title} role={data.side === 'employee' ? t('youAreEmployee') : t('youAreLeader')}>
         {/* Downloaded over TLS, never e-mailed (M18); the export is itself a "viewed by" row (M14). */}
         <a class="button secondary small" href={`/dialogues/${data.dialogue.id}/export.pdf`} download>
           {t('downloadPdf')}
         </a>
-      </p>
-      <h1>{title}</h1>
-      <ViewedBy vc={vc} viewers={data.viewers} />
-      <Flash message={state.flash} />
-      <ErrorSummary lang={lang} errors={{ ...Object.fromEntries(conflictErrors), ...errors }} />
-      <p>
-        <StateBadge lang={lang} state={d.state} /> {data.side === 'employee' ? t('youAreEmployee') : t('youAreLeader')}
-      </p>
+      </DialogueHeader>
       <dl class="facts">
         <dt>{t('employeeLabel')}</dt>
         <dd>{d.employee_name}</dd>
@@ -835,81 +819,9 @@ export function DialoguePageView(props: { vc: ViewContext; data: DialoguePage; s
         </p>
       ) : null}
 
-      {editableAny ? (
-        <form method="post" action={`/dialogues/${id}/answers`} class="stack answers-form" data-saving={t('saving')}>
-          <CsrfField vc={vc} />
-          <p class="hint">{t('autosaveHint')}</p>
-          {questions}
-          <button type="submit">{t('saveAnswers')}</button>
-        </form>
-      ) : (
-        questions
-      )}
-
-      {data.can.submit ? (
-        <section class="card no-print" aria-labelledby="submit-h">
-          <h2 id="submit-h">{t('submitHeading')}</h2>
-          <p class="hint">{t('submitHint')}</p>
-          <form method="post" action={`/dialogues/${id}/submit`}>
-            <CsrfField vc={vc} />
-            <button type="submit">{t('submitButton')}</button>
-          </form>
-        </section>
-      ) : null}
-
-      {data.can.schedule ? (
-        <section class="card no-print" aria-labelledby="schedule-h">
-          <h2 id="schedule-h">{t('scheduleHeading')}</h2>
-          <form method="post" action={`/dialogues/${id}/meeting`} class="stack">
-            <CsrfField vc={vc} />
-            <TextField name="date" type="date" label={t('dateLabel')} value={state.meeting?.values?.date ?? ''} error={state.meeting?.errors?.date} required />
-            <TextField name="time" type="time" label={t('timeLabel')} value={state.meeting?.values?.time ?? ''} error={state.meeting?.errors?.time} required />
-            <TextField name="place" label={t('meetingPlace')} value={state.meeting?.values?.place ?? d.meeting_place ?? ''} error={state.meeting?.errors?.place} maxLength={500} />
-            <button type="submit" class="secondary">
-              {t('scheduleButton')}
-            </button>
-          </form>
-        </section>
-      ) : null}
-
-      {data.can.startMeeting ? (
-        <section class="card no-print" aria-labelledby="start-h">
-          <h2 id="start-h">{t('startHeading')}</h2>
-          <p class="hint">{t('startHint')}</p>
-          <form method="post" action={`/dialogues/${id}/start`}>
-            <CsrfField vc={vc} />
-            <button type="submit">{t('startButton')}</button>
-          </form>
-        </section>
-      ) : null}
-
-      {d.state !== 'invited' && d.state !== 'preparing' ? (
-        <section class="card" aria-labelledby="notes-h">
-          <h2 id="notes-h">{t('notesHeading')}</h2>
-          {data.can.editMeeting ? (
-            <form method="post" action={`/dialogues/${id}/notes`} class="stack">
-              <CsrfField vc={vc} />
-              <div class={errors.notes ? 'field has-error' : 'field'}>
-                <label for="notes">{t('notesLabel')}</label>
-                <textarea id="notes" name="notes" rows={8} maxLength={20000} aria-describedby="notes-status">
-                  {typeof state.values?.notes === 'string' ? state.values.notes : notesConflict ? notesConflict.mine : data.notes.text}
-                </textarea>
-                <input type="hidden" name="version" value={String(data.notes.version)} />
-              </div>
-              <div id="notes-status" aria-live="polite">
-                {notesConflict ? <ConflictPanel lang={lang} conflict={notesConflict} /> : null}
-              </div>
-              <button type="submit" class="secondary">
-                {t('saveNotes')}
-              </button>
-            </form>
-          ) : data.notes.text ? (
-            <AnswerText>{data.notes.text}</AnswerText>
-          ) : (
-            <p>{t('noNotes')}</p>
-          )}
-        </section>
-      ) : null}
+      <PreparationAndMeeting vc={vc} data={data} postId={id} state={state} notesError={errors.notes}>
+        {questions}
+      </PreparationAndMeeting>
 
       <section class="card" aria-labelledby="agreements-h">
         <h2 id="agreements-h">{t('agreementsHeading')}</h2>
@@ -920,82 +832,29 @@ export function DialoguePageView(props: { vc: ViewContext; data: DialoguePage; s
               {a.title_text} {a.carried_from ? <span class="badge">{t('carriedBadge')}</span> : null}
             </h3>
             {a.description_text ? <AnswerText>{a.description_text}</AnswerText> : null}
-            <dl class="facts">
-              <dt>{t('agreementOwner')}</dt>
-              <dd>{t(`owner_${a.owner}`)}</dd>
-              <dt>{t('agreementDeadline')}</dt>
-              <dd>{dateText(lang, a.deadline)}</dd>
-              <dt>{t('agreementFollowUp')}</dt>
-              <dd>{dateText(lang, a.follow_up)}</dd>
-              <dt>{t('agreementStatus')}</dt>
-              <dd>{t(`status_${a.status}`)}</dd>
-              {a.progress_text ? (
-                <>
-                  <dt>{t('agreementProgress')}</dt>
-                  <dd>
-                    <AnswerText>{a.progress_text}</AnswerText>
-                  </dd>
-                </>
-              ) : null}
-            </dl>
-            {data.can.followUp ? (
-              <form method="post" action={`/agreements/${a.id}`} class="stack no-print">
-                <CsrfField vc={vc} />
-                <SelectField name="status" label={t('agreementStatus')} value={a.status} options={AGREEMENT_STATUSES.map((s) => ({ value: s, label: t(`status_${s}`) }))} />
-                <div class="field">
-                  <label for={`progress-${a.id}`}>{t('agreementProgress')}</label>
-                  <textarea id={`progress-${a.id}`} name="progress" rows={3} maxLength={10000}>
-                    {a.progress_text}
-                  </textarea>
-                </div>
-                <button type="submit" class="secondary small" aria-label={t('updateAgreementNamed', { title: a.title_text })}>
-                  {t('updateAgreement')}
-                </button>
-              </form>
-            ) : null}
+            <AgreementFacts lang={lang} a={a} owner={t(`owner_${a.owner}`)} />
+            {data.can.followUp ? <AgreementFollowUpForm vc={vc} a={a} /> : null}
             {props.attachments && !data.archived ? <AgreementAttachments vc={vc} data={props.attachments.data} agreementId={a.id} title={a.title_text} limits={props.attachments.limits} /> : null}
           </article>
         ))}
         {data.can.editMeeting ? (
-          <form method="post" action={`/dialogues/${id}/agreements`} class="stack no-print" aria-labelledby="add-agreement-h">
-            <h3 id="add-agreement-h">{t('addAgreement')}</h3>
-            <CsrfField vc={vc} />
-            <TextField name="title" label={t('agreementTitle')} value={state.agreement?.values?.title ?? ''} error={state.agreement?.errors?.title} required maxLength={500} />
-            <div class="field">
-              <label for="description">{t('agreementDescription')}</label>
-              <textarea id="description" name="description" rows={3} maxLength={5000}>
-                {state.agreement?.values?.description ?? ''}
-              </textarea>
-            </div>
-            <SelectField
-              name="owner"
-              label={t('agreementOwner')}
-              value={state.agreement?.values?.owner ?? 'employee'}
-              error={state.agreement?.errors?.owner}
-              options={[
-                { value: 'employee', label: t('owner_employee') },
-                { value: 'leader', label: t('owner_leader') },
-              ]}
-            />
-            <TextField name="deadline" type="date" label={t('agreementDeadline')} value={state.agreement?.values?.deadline ?? ''} error={state.agreement?.errors?.deadline} />
-            <TextField name="follow_up" type="date" label={t('agreementFollowUp')} value={state.agreement?.values?.follow_up ?? ''} error={state.agreement?.errors?.follow_up} />
-            <SelectField name="status" label={t('agreementStatus')} value={state.agreement?.values?.status ?? 'open'} options={AGREEMENT_STATUSES.map((s) => ({ value: s, label: t(`status_${s}`) }))} />
-            <button type="submit">{t('saveAgreement')}</button>
-          </form>
+          <AddAgreementForm
+            vc={vc}
+            postId={id}
+            state={state}
+            defaultOwner="employee"
+            owners={[
+              { value: 'employee', label: t('owner_employee') },
+              { value: 'leader', label: t('owner_leader') },
+            ]}
+          />
         ) : null}
       </section>
 
       {props.attachments && !data.archived ? <AttachmentsSection vc={vc} data={props.attachments.data} limits={props.attachments.limits} /> : null}
 
       {data.can.finishMeeting ? (
-        <section class="card no-print" aria-labelledby="finish-h">
-          <h2 id="finish-h">{t('finishHeading')}</h2>
-          <p class="hint">{t('finishHint')}</p>
-          <form method="post" action={`/dialogues/${id}/finish`}>
-            <CsrfField vc={vc} />
-            <button type="submit">{t('finishButton')}</button>
-          </form>
-        </section>
+        <ActionSection vc={vc} name="finish" heading={t('finishHeading')} hint={t('finishHint')} action={`/dialogues/${id}/finish`} button={t('finishButton')} />
       ) : null}
 
       {d.state === 'signing' || d.state === 'closed' ? (
@@ -1021,39 +880,14 @@ export function DialoguePageView(props: { vc: ViewContext; data: DialoguePage; s
       ) : null}
 
       {d.state !== 'closed' && !data.archived && vc.actor?.kind === 'user' && d.leader_employment_id === vc.actor.employmentId ? (
-        <section class="card no-print" aria-labelledby="nudge-h">
-          <h2 id="nudge-h">{t('nudgeHeading')}</h2>
-          <p class="hint">{t('nudgeHint')}</p>
-          <form method="post" action={`/dialogues/${id}/nudge`}>
-            <CsrfField vc={vc} />
-            <button type="submit" class="secondary">
-              {t('nudgeButton')}
-            </button>
-          </form>
-        </section>
+        <ActionSection vc={vc} name="nudge" heading={t('nudgeHeading')} hint={t('nudgeHint')} action={`/dialogues/${id}/nudge`} button={t('nudgeButton')} secondary />
       ) : null}
 
       {data.can.reopen ? (
-        <section class="card no-print" aria-labelledby="reopen-h">
-          <h2 id="reopen-h">{t('reopenHeading')}</h2>
-          <p class="hint">{t('reopenHint')}</p>
-          <form method="post" action={`/dialogues/${id}/reopen`} data-confirm={t('reopenHint')}>
-            <CsrfField vc={vc} />
-            <button type="submit" class="secondary">
-              {t('reopenButton')}
-            </button>
-          </form>
-        </section>
+        <ActionSection vc={vc} name="reopen" heading={t('reopenHeading')} hint={t('reopenHint')} action={`/dialogues/${id}/reopen`} button={t('reopenButton')} secondary confirm={t('reopenHint')} />
       ) : null}
 
-      <section class="card" aria-labelledby="history-h">
-        <h2 id="history-h">{t('historyHeading')}</h2>
-        <ol class="history">
-          {data.transitions.map((x) => (
-            <li>{t('historyEntry', { date: formatDateTime(lang, x.created_at), to: stateLabel(lang, x.to_state), name: x.actor_name })}</li>
-          ))}
-        </ol>
-      </section>
+      <HistorySection lang={lang} transitions={data.transitions} />
     </Layout>
   );
 }
@@ -1087,6 +921,262 @@ function SignForm(props: { vc: ViewContext; data: DialoguePage; postId: string; 
   );
 }
 
+// ---------------------------------------------------------------- sections shared by both dialogue views
+
+type AgreementItem = DialoguePage['agreements'][number];
+
+/** The form's sections; `block` renders one question (one-to-one or group). */
+function QuestionSections(props: { data: DialoguePage; block: (q: Question) => ComponentChildren }) {
+  return (
+    <>
+      {props.data.form.definition.sections.map((s) => (
+        <section class="card form-section" aria-labelledby={`section-${s.id}`}>
+          <h2 id={`section-${s.id}`}>{s.title}</h2>
+          {s.intro ? <p class="hint">{s.intro}</p> : null}
+          {s.questions.map((q) => props.block(q))}
+        </section>
+      ))}
+    </>
+  );
+}
+
+/** Every field error of the page's forms, by field name. */
+function allErrors(state: DialogueViewState): Record<string, string> {
+  return { ...(state.errors ?? {}), ...(state.sign?.errors ?? {}), ...(state.meeting?.errors ?? {}), ...(state.agreement?.errors ?? {}) };
+}
+
+/** One summary entry per refused (conflicting) save, pointing at its field. */
+function conflictErrors(lang: Lang, state: DialogueViewState): Record<string, string> {
+  const t = tr(lang);
+  return Object.fromEntries(Object.keys(state.conflicts ?? {}).map((qid) => [qid === 'notes' ? 'notes' : `q_${qid}`, t('conflictTitle')] as const));
+}
+
+/** The top of a dialogue page: actions (`children` after print), title, viewers, messages and the reader's role. */
+function DialogueHeader(props: { vc: ViewContext; data: DialoguePage; state: DialogueViewState; title: string; role: string; children?: ComponentChildren }) {
+  const { vc, data, state } = props;
+  const lang = vc.lang;
+  const t = tr(lang);
+  return (
+    <>
+      <DialogueScript />
+      <p class="no-print actions">
+        <a href="/dialogues">{t('backToDialogues')}</a>
+        {/* Shown by dialogue.js: without JavaScript the browser's own print works the same. */}
+        <button type="button" class="secondary small" data-print="true" hidden>
+          {t('print')}
+        </button>
+        {props.children}
+      </p>
+      <h1>{props.title}</h1>
+      <ViewedBy vc={vc} viewers={data.viewers} />
+      <Flash message={state.flash} />
+      <ErrorSummary lang={lang} errors={{ ...conflictErrors(lang, state), ...allErrors(state) }} />
+      <p>
+        <StateBadge lang={lang} state={data.dialogue.state} /> {props.role}
+      </p>
+    </>
+  );
+}
+
+/** Answers, submit, scheduling, starting the meeting and the meeting notes, in that order. */
+function PreparationAndMeeting(props: { vc: ViewContext; data: DialoguePage; postId: string; state: DialogueViewState; notesError: string | undefined; children: ComponentChildren }) {
+  const { vc, data, postId, state } = props;
+  const t = tr(vc.lang);
+  return (
+    <>
+      <AnswersForm vc={vc} postId={postId} editable={data.can.editPreparation || data.can.editMeeting}>
+        {props.children}
+      </AnswersForm>
+
+      {data.can.submit ? (
+        <ActionSection vc={vc} name="submit" heading={t('submitHeading')} hint={t('submitHint')} action={`/dialogues/${postId}/submit`} button={t('submitButton')} />
+      ) : null}
+
+      {data.can.schedule ? <ScheduleSection vc={vc} postId={postId} place={data.dialogue.meeting_place} state={state} /> : null}
+
+      {data.can.startMeeting ? (
+        <ActionSection vc={vc} name="start" heading={t('startHeading')} hint={t('startHint')} action={`/dialogues/${postId}/start`} button={t('startButton')} />
+      ) : null}
+
+      <NotesSection vc={vc} data={data} postId={postId} state={state} error={props.notesError} />
+    </>
+  );
+}
+
+/** The questions, inside the autosaving answers form when anything is editable. */
+function AnswersForm(props: { vc: ViewContext; postId: string; editable: boolean; children: ComponentChildren }) {
+  const { vc } = props;
+  const t = tr(vc.lang);
+  return props.editable ? (
+    <form method="post" action={`/dialogues/${props.postId}/answers`} class="stack answers-form" data-saving={t('saving')}>
+      <CsrfField vc={vc} />
+      <p class="hint">{t('autosaveHint')}</p>
+      {props.children}
+      <button type="submit">{t('saveAnswers')}</button>
+    </form>
+  ) : (
+    <>{props.children}</>
+  );
+}
+
+/** A card with a hint and a single-button form (submit, start, finish, nudge, reopen). */
+function ActionSection(props: { vc: ViewContext; name: string; heading: string; hint: string; action: string; button: string; secondary?: boolean; confirm?: string }) {
+  const { vc, name } = props;
+  return (
+    <section class="card no-print" aria-labelledby={`${name}-h`}>
+      <h2 id={`${name}-h`}>{props.heading}</h2>
+      <p class="hint">{props.hint}</p>
+      <form method="post" action={props.action} data-confirm={props.confirm}>
+        <CsrfField vc={vc} />
+        <button type="submit" class={props.secondary ? 'secondary' : undefined}>
+          {props.button}
+        </button>
+      </form>
+    </section>
+  );
+}
+
+function ScheduleSection(props: { vc: ViewContext; postId: string; place: string | null; state: DialogueViewState }) {
+  const { vc, state } = props;
+  const t = tr(vc.lang);
+  return (
+    <section class="card no-print" aria-labelledby="schedule-h">
+      <h2 id="schedule-h">{t('scheduleHeading')}</h2>
+      <form method="post" action={`/dialogues/${props.postId}/meeting`} class="stack">
+        <CsrfField vc={vc} />
+        <TextField name="date" type="date" label={t('dateLabel')} value={state.meeting?.values?.date ?? ''} error={state.meeting?.errors?.date} required />
+        <TextField name="time" type="time" label={t('timeLabel')} value={state.meeting?.values?.time ?? ''} error={state.meeting?.errors?.time} required />
+        <TextField name="place" label={t('meetingPlace')} value={state.meeting?.values?.place ?? props.place ?? ''} error={state.meeting?.errors?.place} maxLength={500} />
+        <button type="submit" class="secondary">
+          {t('scheduleButton')}
+        </button>
+      </form>
+    </section>
+  );
+}
+
+/** The shared meeting notes (from the meeting on), with the conflict panel after a stale save. */
+function NotesSection(props: { vc: ViewContext; data: DialoguePage; postId: string; state: DialogueViewState; error: string | undefined }) {
+  const { vc, data, state } = props;
+  const lang = vc.lang;
+  const t = tr(lang);
+  const d = data.dialogue;
+  const notesConflict = state.conflicts?.notes;
+  if (d.state === 'invited' || d.state === 'preparing') return null;
+  return (
+    <section class="card" aria-labelledby="notes-h">
+      <h2 id="notes-h">{t('notesHeading')}</h2>
+      {data.can.editMeeting ? (
+        <form method="post" action={`/dialogues/${props.postId}/notes`} class="stack">
+          <CsrfField vc={vc} />
+          <div class={props.error ? 'field has-error' : 'field'}>
+            <label for="notes">{t('notesLabel')}</label>
+            <textarea id="notes" name="notes" rows={8} maxLength={20000} aria-describedby="notes-status">
+              {typeof state.values?.notes === 'string' ? state.values.notes : notesConflict ? notesConflict.mine : data.notes.text}
+            </textarea>
+            <input type="hidden" name="version" value={String(data.notes.version)} />
+          </div>
+          <div id="notes-status" aria-live="polite">
+            {notesConflict ? <ConflictPanel lang={lang} conflict={notesConflict} /> : null}
+          </div>
+          <button type="submit" class="secondary">
+            {t('saveNotes')}
+          </button>
+        </form>
+      ) : data.notes.text ? (
+        <AnswerText>{data.notes.text}</AnswerText>
+      ) : (
+        <p>{t('noNotes')}</p>
+      )}
+    </section>
+  );
+}
+
+/** An agreement's facts; `owner` is the owner's label (a side or, in GRUS, a name). */
+function AgreementFacts(props: { lang: Lang; a: AgreementItem; owner: string }) {
+  const { lang, a } = props;
+  const t = tr(lang);
+  return (
+    <dl class="facts">
+      <dt>{t('agreementOwner')}</dt>
+      <dd>{props.owner}</dd>
+      <dt>{t('agreementDeadline')}</dt>
+      <dd>{dateText(lang, a.deadline)}</dd>
+      <dt>{t('agreementFollowUp')}</dt>
+      <dd>{dateText(lang, a.follow_up)}</dd>
+      <dt>{t('agreementStatus')}</dt>
+      <dd>{t(`status_${a.status}`)}</dd>
+      {a.progress_text ? (
+        <>
+          <dt>{t('agreementProgress')}</dt>
+          <dd>
+            <AnswerText>{a.progress_text}</AnswerText>
+          </dd>
+        </>
+      ) : null}
+    </dl>
+  );
+}
+
+function AgreementFollowUpForm(props: { vc: ViewContext; a: AgreementItem }) {
+  const { vc, a } = props;
+  const t = tr(vc.lang);
+  return (
+    <form method="post" action={`/agreements/${a.id}`} class="stack no-print">
+      <CsrfField vc={vc} />
+      <SelectField name="status" label={t('agreementStatus')} value={a.status} options={AGREEMENT_STATUSES.map((s) => ({ value: s, label: t(`status_${s}`) }))} />
+      <div class="field">
+        <label for={`progress-${a.id}`}>{t('agreementProgress')}</label>
+        <textarea id={`progress-${a.id}`} name="progress" rows={3} maxLength={10000}>
+          {a.progress_text}
+        </textarea>
+      </div>
+      <button type="submit" class="secondary small" aria-label={t('updateAgreementNamed', { title: a.title_text })}>
+        {t('updateAgreement')}
+      </button>
+    </form>
+  );
+}
+
+/** The "add an agreement" form; the owners differ (two sides, or the leader and each member). */
+function AddAgreementForm(props: { vc: ViewContext; postId: string; state: DialogueViewState; defaultOwner: string; owners: { value: string; label: string }[] }) {
+  const { vc, state } = props;
+  const t = tr(vc.lang);
+  return (
+    <form method="post" action={`/dialogues/${props.postId}/agreements`} class="stack no-print" aria-labelledby="add-agreement-h">
+      <h3 id="add-agreement-h">{t('addAgreement')}</h3>
+      <CsrfField vc={vc} />
+      <TextField name="title" label={t('agreementTitle')} value={state.agreement?.values?.title ?? ''} error={state.agreement?.errors?.title} required maxLength={500} />
+      <div class="field">
+        <label for="description">{t('agreementDescription')}</label>
+        <textarea id="description" name="description" rows={3} maxLength={5000}>
+          {state.agreement?.values?.description ?? ''}
+        </textarea>
+      </div>
+      <SelectField name="owner" label={t('agreementOwner')} value={state.agreement?.values?.owner ?? props.defaultOwner} error={state.agreement?.errors?.owner} options={props.owners} />
+      <TextField name="deadline" type="date" label={t('agreementDeadline')} value={state.agreement?.values?.deadline ?? ''} error={state.agreement?.errors?.deadline} />
+      <TextField name="follow_up" type="date" label={t('agreementFollowUp')} value={state.agreement?.values?.follow_up ?? ''} error={state.agreement?.errors?.follow_up} />
+      <SelectField name="status" label={t('agreementStatus')} value={state.agreement?.values?.status ?? 'open'} options={AGREEMENT_STATUSES.map((s) => ({ value: s, label: t(`status_${s}`) }))} />
+      <button type="submit">{t('saveAgreement')}</button>
+    </form>
+  );
+}
+
+function HistorySection(props: { lang: Lang; transitions: DialoguePage['transitions'] }) {
+  const { lang } = props;
+  const t = tr(lang);
+  return (
+    <section class="card" aria-labelledby="history-h">
+      <h2 id="history-h">{t('historyHeading')}</h2>
+      <ol class="history">
+        {props.transitions.map((x) => (
+          <li>{t('historyEntry', { date: formatDateTime(lang, x.created_at), to: stateLabel(lang, x.to_state), name: x.actor_name })}</li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
 // ---------------------------------------------------------------- GRUS (group dialogue)
 
 type GroupData = NonNullable<DialoguePage['group']>;
@@ -1097,21 +1187,7 @@ function GroupQuestionBlock(props: { vc: ViewContext; data: DialoguePage; group:
   const t = tr(lang);
   const side = data.side;
   const mine = (s: string) => data.answers.find((a) => a.question_id === q.id && a.side === s);
-  if (q.type === 'agreements') {
-    return (
-      <div class="question">
-        <p class="question-text">{q.text}</p>
-        {q.help ? <p class="hint">{q.help}</p> : null}
-        <p>
-          <a href="#agreements-h">{t('seeAgreements')}</a>
-        </p>
-      </div>
-    );
-  }
-  const conflict = state.conflicts?.[q.id];
-  const sent = state.values?.[`q_${q.id}`];
-  const error = state.errors?.[`q_${q.id}`];
-  const statusId = `status-${q.id}`;
+  if (q.type === 'agreements') return <AgreementsQuestion lang={lang} q={q} />;
   const editable = q.answeredBy === 'meeting' ? data.can.editMeeting : (q.answeredBy === side || q.answeredBy === 'both') && data.can.editPreparation;
   // Everyone's answers once the meeting has started (never before: GRUS preparation is private).
   const others: { label: string; value: string | undefined }[] = [];
@@ -1138,26 +1214,10 @@ function GroupQuestionBlock(props: { vc: ViewContext; data: DialoguePage; group:
       </dl>
     ) : null;
   if (editable) {
-    const mySide = q.answeredBy === 'meeting' ? 'shared' : side;
-    const stored = mine(mySide);
-    const describedBy = [q.help ? `q_${q.id}-hint` : '', error ? `q_${q.id}-error` : '', statusId].filter(Boolean).join(' ');
     return (
-      <div
-        class="question editable"
-        id={`question-${q.id}`}
-        hx-post={`/dialogues/${group.postId}/answers`}
-        hx-trigger="input delay:800ms, change"
-        hx-params={`q_${q.id},v_${q.id}`}
-        hx-target={`#${statusId}`}
-        hx-swap="innerHTML"
-        hx-sync="this:queue last"
-      >
-        <QuestionInput lang={lang} q={q} value={sent ?? (conflict ? conflict.mine : stored?.value)} version={stored?.version ?? 0} describedBy={describedBy} error={error} />
-        <div class="save-status" id={statusId} aria-live="polite">
-          {conflict ? <ConflictPanel lang={lang} conflict={conflict} /> : null}
-        </div>
+      <EditableQuestion lang={lang} q={q} state={state} postId={group.postId} stored={mine(q.answeredBy === 'meeting' ? 'shared' : side)}>
         {othersList}
-      </div>
+      </EditableQuestion>
     );
   }
   if (q.answeredBy === 'meeting') {
@@ -1202,41 +1262,13 @@ export function GroupDialogueView(props: { vc: ViewContext; data: DialoguePage; 
   const d = data.dialogue;
   const postId = group.postId;
   const title = t('groupTitle', { round: d.round_name ?? d.form_name, team: d.team_name ?? '–' });
-  const errors = { ...(state.errors ?? {}), ...(state.sign?.errors ?? {}), ...(state.meeting?.errors ?? {}), ...(state.agreement?.errors ?? {}) };
-  const conflictErrors = Object.keys(state.conflicts ?? {}).map((qid) => [qid === 'notes' ? 'notes' : `q_${qid}`, t('conflictTitle')] as const);
-  const notesConflict = state.conflicts?.notes;
-  const editableAny = data.can.editPreparation || data.can.editMeeting;
+  const errors = allErrors(state);
   const myRowId = data.side === 'employee' ? d.id : null;
   const signingOrClosed = d.state === 'signing' || d.state === 'closed';
-  const questions = (
-    <>
-      {data.form.definition.sections.map((s) => (
-        <section class="card form-section" aria-labelledby={`section-${s.id}`}>
-          <h2 id={`section-${s.id}`}>{s.title}</h2>
-          {s.intro ? <p class="hint">{s.intro}</p> : null}
-          {s.questions.map((q) => (
-            <GroupQuestionBlock vc={vc} data={data} group={group} q={q} state={state} />
-          ))}
-        </section>
-      ))}
-    </>
-  );
+  const questions = <QuestionSections data={data} block={(q) => <GroupQuestionBlock vc={vc} data={data} group={group} q={q} state={state} />} />;
   return (
     <Layout vc={vc} title={title}>
-      <DialogueScript />
-      <p class="no-print actions">
-        <a href="/dialogues">{t('backToDialogues')}</a>
-        <button type="button" class="secondary small" data-print="true" hidden>
-          {t('print')}
-        </button>
-      </p>
-      <h1>{title}</h1>
-      <ViewedBy vc={vc} viewers={data.viewers} />
-      <Flash message={state.flash} />
-      <ErrorSummary lang={lang} errors={{ ...Object.fromEntries(conflictErrors), ...errors }} />
-      <p>
-        <StateBadge lang={lang} state={d.state} /> {data.side === 'employee' ? t('youAreMember') : t('youAreGroupLeader')}
-      </p>
+      <DialogueHeader vc={vc} data={data} state={state} title={title} role={data.side === 'employee' ? t('youAreMember') : t('youAreGroupLeader')} />
       <dl class="facts">
         <dt>{t('leaderLabel')}</dt>
         <dd>{d.leader_name}</dd>
@@ -1275,81 +1307,9 @@ export function GroupDialogueView(props: { vc: ViewContext; data: DialoguePage; 
         </ul>
       </section>
 
-      {editableAny ? (
-        <form method="post" action={`/dialogues/${postId}/answers`} class="stack answers-form" data-saving={t('saving')}>
-          <CsrfField vc={vc} />
-          <p class="hint">{t('autosaveHint')}</p>
-          {questions}
-          <button type="submit">{t('saveAnswers')}</button>
-        </form>
-      ) : (
-        questions
-      )}
-
-      {data.can.submit ? (
-        <section class="card no-print" aria-labelledby="submit-h">
-          <h2 id="submit-h">{t('submitHeading')}</h2>
-          <p class="hint">{t('submitHint')}</p>
-          <form method="post" action={`/dialogues/${postId}/submit`}>
-            <CsrfField vc={vc} />
-            <button type="submit">{t('submitButton')}</button>
-          </form>
-        </section>
-      ) : null}
-
-      {data.can.schedule ? (
-        <section class="card no-print" aria-labelledby="schedule-h">
-          <h2 id="schedule-h">{t('scheduleHeading')}</h2>
-          <form method="post" action={`/dialogues/${postId}/meeting`} class="stack">
-            <CsrfField vc={vc} />
-            <TextField name="date" type="date" label={t('dateLabel')} value={state.meeting?.values?.date ?? ''} error={state.meeting?.errors?.date} required />
-            <TextField name="time" type="time" label={t('timeLabel')} value={state.meeting?.values?.time ?? ''} error={state.meeting?.errors?.time} required />
-            <TextField name="place" label={t('meetingPlace')} value={state.meeting?.values?.place ?? d.meeting_place ?? ''} error={state.meeting?.errors?.place} maxLength={500} />
-            <button type="submit" class="secondary">
-              {t('scheduleButton')}
-            </button>
-          </form>
-        </section>
-      ) : null}
-
-      {data.can.startMeeting ? (
-        <section class="card no-print" aria-labelledby="start-h">
-          <h2 id="start-h">{t('startHeading')}</h2>
-          <p class="hint">{t('startHint')}</p>
-          <form method="post" action={`/dialogues/${postId}/start`}>
-            <CsrfField vc={vc} />
-            <button type="submit">{t('startButton')}</button>
-          </form>
-        </section>
-      ) : null}
-
-      {d.state !== 'invited' && d.state !== 'preparing' ? (
-        <section class="card" aria-labelledby="notes-h">
-          <h2 id="notes-h">{t('notesHeading')}</h2>
-          {data.can.editMeeting ? (
-            <form method="post" action={`/dialogues/${postId}/notes`} class="stack">
-              <CsrfField vc={vc} />
-              <div class={errors.notes ? 'field has-error' : 'field'}>
-                <label for="notes">{t('notesLabel')}</label>
-                <textarea id="notes" name="notes" rows={8} maxLength={20000} aria-describedby="notes-status">
-                  {typeof state.values?.notes === 'string' ? state.values.notes : notesConflict ? notesConflict.mine : data.notes.text}
-                </textarea>
-                <input type="hidden" name="version" value={String(data.notes.version)} />
-              </div>
-              <div id="notes-status" aria-live="polite">
-                {notesConflict ? <ConflictPanel lang={lang} conflict={notesConflict} /> : null}
-              </div>
-              <button type="submit" class="secondary">
-                {t('saveNotes')}
-              </button>
-            </form>
-          ) : data.notes.text ? (
-            <AnswerText>{data.notes.text}</AnswerText>
-          ) : (
-            <p>{t('noNotes')}</p>
-          )}
-        </section>
-      ) : null}
+      <PreparationAndMeeting vc={vc} data={data} postId={postId} state={state} notesError={errors.notes}>
+        {questions}
+      </PreparationAndMeeting>
 
       <section class="card" aria-labelledby="agreements-h">
         <h2 id="agreements-h">{t('agreementsHeading')}</h2>
@@ -1358,77 +1318,24 @@ export function GroupDialogueView(props: { vc: ViewContext; data: DialoguePage; 
           <article class="agreement" id={`agreement-${a.id}`} aria-labelledby={`agreement-${a.id}-h`}>
             <h3 id={`agreement-${a.id}-h`}>{a.title_text}</h3>
             {a.description_text ? <AnswerText>{a.description_text}</AnswerText> : null}
-            <dl class="facts">
-              <dt>{t('agreementOwner')}</dt>
-              <dd>{a.owner_name}</dd>
-              <dt>{t('agreementDeadline')}</dt>
-              <dd>{dateText(lang, a.deadline)}</dd>
-              <dt>{t('agreementFollowUp')}</dt>
-              <dd>{dateText(lang, a.follow_up)}</dd>
-              <dt>{t('agreementStatus')}</dt>
-              <dd>{t(`status_${a.status}`)}</dd>
-              {a.progress_text ? (
-                <>
-                  <dt>{t('agreementProgress')}</dt>
-                  <dd>
-                    <AnswerText>{a.progress_text}</AnswerText>
-                  </dd>
-                </>
-              ) : null}
-            </dl>
+            <AgreementFacts lang={lang} a={a} owner={a.owner_name} />
             {/* A member follows up the agreements on their own row; the leader all of them. */}
-            {data.can.followUp && (data.side === 'leader' || a.dialogue_id === myRowId) ? (
-              <form method="post" action={`/agreements/${a.id}`} class="stack no-print">
-                <CsrfField vc={vc} />
-                <SelectField name="status" label={t('agreementStatus')} value={a.status} options={AGREEMENT_STATUSES.map((s) => ({ value: s, label: t(`status_${s}`) }))} />
-                <div class="field">
-                  <label for={`progress-${a.id}`}>{t('agreementProgress')}</label>
-                  <textarea id={`progress-${a.id}`} name="progress" rows={3} maxLength={10000}>
-                    {a.progress_text}
-                  </textarea>
-                </div>
-                <button type="submit" class="secondary small" aria-label={t('updateAgreementNamed', { title: a.title_text })}>
-                  {t('updateAgreement')}
-                </button>
-              </form>
-            ) : null}
+            {data.can.followUp && (data.side === 'leader' || a.dialogue_id === myRowId) ? <AgreementFollowUpForm vc={vc} a={a} /> : null}
           </article>
         ))}
         {data.can.editMeeting ? (
-          <form method="post" action={`/dialogues/${postId}/agreements`} class="stack no-print" aria-labelledby="add-agreement-h">
-            <h3 id="add-agreement-h">{t('addAgreement')}</h3>
-            <CsrfField vc={vc} />
-            <TextField name="title" label={t('agreementTitle')} value={state.agreement?.values?.title ?? ''} error={state.agreement?.errors?.title} required maxLength={500} />
-            <div class="field">
-              <label for="description">{t('agreementDescription')}</label>
-              <textarea id="description" name="description" rows={3} maxLength={5000}>
-                {state.agreement?.values?.description ?? ''}
-              </textarea>
-            </div>
-            <SelectField
-              name="owner"
-              label={t('agreementOwner')}
-              value={state.agreement?.values?.owner ?? 'leader'}
-              error={state.agreement?.errors?.owner}
-              options={[{ value: 'leader', label: t('ownerLeaderNamed', { name: d.leader_name }) }, ...group.members.filter((m) => !m.left).map((m) => ({ value: `member:${m.employmentId}`, label: m.name }))]}
-            />
-            <TextField name="deadline" type="date" label={t('agreementDeadline')} value={state.agreement?.values?.deadline ?? ''} error={state.agreement?.errors?.deadline} />
-            <TextField name="follow_up" type="date" label={t('agreementFollowUp')} value={state.agreement?.values?.follow_up ?? ''} error={state.agreement?.errors?.follow_up} />
-            <SelectField name="status" label={t('agreementStatus')} value={state.agreement?.values?.status ?? 'open'} options={AGREEMENT_STATUSES.map((s) => ({ value: s, label: t(`status_${s}`) }))} />
-            <button type="submit">{t('saveAgreement')}</button>
-          </form>
+          <AddAgreementForm
+            vc={vc}
+            postId={postId}
+            state={state}
+            defaultOwner="leader"
+            owners={[{ value: 'leader', label: t('ownerLeaderNamed', { name: d.leader_name }) }, ...group.members.filter((m) => !m.left).map((m) => ({ value: `member:${m.employmentId}`, label: m.name }))]}
+          />
         ) : null}
       </section>
 
       {data.can.finishMeeting ? (
-        <section class="card no-print" aria-labelledby="finish-h">
-          <h2 id="finish-h">{t('finishHeading')}</h2>
-          <p class="hint">{t('finishHint')}</p>
-          <form method="post" action={`/dialogues/${postId}/finish`}>
-            <CsrfField vc={vc} />
-            <button type="submit">{t('finishButton')}</button>
-          </form>
-        </section>
+        <ActionSection vc={vc} name="finish" heading={t('finishHeading')} hint={t('finishHint')} action={`/dialogues/${postId}/finish`} button={t('finishButton')} />
       ) : null}
 
       {signingOrClosed ? (
@@ -1509,26 +1416,10 @@ export function GroupDialogueView(props: { vc: ViewContext; data: DialoguePage; 
       ) : null}
 
       {data.can.reopen ? (
-        <section class="card no-print" aria-labelledby="reopen-h">
-          <h2 id="reopen-h">{t('reopenHeading')}</h2>
-          <p class="hint">{t('reopenHint')}</p>
-          <form method="post" action={`/dialogues/${postId}/reopen`} data-confirm={t('reopenHint')}>
-            <CsrfField vc={vc} />
-            <button type="submit" class="secondary">
-              {t('reopenButton')}
-            </button>
-          </form>
-        </section>
+        <ActionSection vc={vc} name="reopen" heading={t('reopenHeading')} hint={t('reopenHint')} action={`/dialogues/${postId}/reopen`} button={t('reopenButton')} secondary confirm={t('reopenHint')} />
       ) : null}
 
-      <section class="card" aria-labelledby="history-h">
-        <h2 id="history-h">{t('historyHeading')}</h2>
-        <ol class="history">
-          {data.transitions.map((x) => (
-            <li>{t('historyEntry', { date: formatDateTime(lang, x.created_at), to: stateLabel(lang, x.to_state), name: x.actor_name })}</li>
-          ))}
-        </ol>
-      </section>
+      <HistorySection lang={lang} transitions={data.transitions} />
     </Layout>
   );
 }
