@@ -83,8 +83,6 @@ const schema = z.object({
   API_ENABLED: bool.default(true),
   // Requests per minute per API token (429 above it).
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100000).default(600),
-  // 32 random bytes, base64: encrypts the stored API tokens (needed to verify HS256 signatures).
-  // Without it, API tokens cannot be created and every /v3 request is refused (401).
   // Backups (M11, src/modules/backup): where encrypted backups go (a separate disk or remote mount).
   // Unset: <data dir>/backups outside production; in production unset means backups are off and the
   // daily job fails loudly every day (log + scheduled_jobs.last_error).
@@ -100,6 +98,8 @@ const schema = z.object({
   BACKUP_RETENTION_DAYS: z.coerce.number().int().min(1).max(90, 'must be at most 90 (M11: backups are kept at most 90 days)').default(90),
   // Where pg_dump / pg_restore live when they are not on PATH (e.g. /usr/lib/postgresql/15/bin).
   PG_BIN: z.string().min(1).optional(),
+  // 32 random bytes, base64: encrypts the stored API tokens (needed to verify HS256 signatures).
+  // Without it, API tokens cannot be created and every /v3 request is refused (401).
   API_TOKEN_KEY: z
     .string()
     .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 random bytes in base64 (openssl rand -base64 32)')
