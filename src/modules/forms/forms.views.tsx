@@ -3,7 +3,7 @@
  * button of the one editor form (see forms.builder.ts). Texts from forms.i18n.ts; values escaped
  * by the renderer.
  */
-import { CsrfField, ErrorSummary, Flash, Layout, type ViewContext } from '../../platform/html/layout.tsx';
+import { CsrfField, ErrorSummary, FieldFrame, Flash, Layout, SelectField, fieldAria, type ViewContext } from '../../platform/html/layout.tsx';
 import { translator, type Lang } from '../../platform/i18n/i18n.ts';
 import { ANSWERED_BY, QUESTION_TYPES } from './form-definition.ts';
 import { BUILDER_KINDS, FORM_LANGUAGES, MAX_QUESTIONS, questionCount, questionField, sectionField, type Draft, type DraftErrors } from './forms.builder.ts';
@@ -116,53 +116,11 @@ type FieldProps = { name: string; label: string; value: string; error?: string |
 
 /** A labelled text input or textarea with its error tied to it (aria-describedby). */
 function Field(props: FieldProps) {
-  const errId = `${props.name}-error`;
-  const hintId = `${props.name}-hint`;
-  const describedBy = [props.hint ? hintId : '', props.error ? errId : ''].filter(Boolean).join(' ') || undefined;
-  const common = { id: props.name, name: props.name, maxLength: props.maxLength, 'aria-invalid': props.error ? ('true' as const) : undefined, 'aria-describedby': describedBy };
+  const common = { id: props.name, name: props.name, maxLength: props.maxLength, ...fieldAria(props) };
   return (
-    <div class={props.error ? 'field has-error' : 'field'}>
-      <label for={props.name}>{props.label}</label>
-      {props.hint ? (
-        <p class="hint" id={hintId}>
-          {props.hint}
-        </p>
-      ) : null}
-      {props.error ? (
-        <p class="field-error" id={errId}>
-          {props.error}
-        </p>
-      ) : null}
+    <FieldFrame name={props.name} label={props.label} hint={props.hint} error={props.error}>
       {props.multiline ? <textarea {...common} rows={3}>{props.value}</textarea> : <input type="text" {...common} value={props.value} />}
-    </div>
-  );
-}
-
-function Select(props: { name: string; label: string; value: string; options: { value: string; label: string }[]; error?: string | undefined; hint?: string }) {
-  const errId = `${props.name}-error`;
-  const hintId = `${props.name}-hint`;
-  const describedBy = [props.hint ? hintId : '', props.error ? errId : ''].filter(Boolean).join(' ') || undefined;
-  return (
-    <div class={props.error ? 'field has-error' : 'field'}>
-      <label for={props.name}>{props.label}</label>
-      {props.hint ? (
-        <p class="hint" id={hintId}>
-          {props.hint}
-        </p>
-      ) : null}
-      {props.error ? (
-        <p class="field-error" id={errId}>
-          {props.error}
-        </p>
-      ) : null}
-      <select id={props.name} name={props.name} aria-invalid={props.error ? 'true' : undefined} aria-describedby={describedBy}>
-        {props.options.map((o) => (
-          <option value={o.value} selected={o.value === props.value}>
-            {o.label}
-          </option>
-        ))}
-      </select>
-    </div>
+    </FieldFrame>
   );
 }
 
@@ -236,9 +194,9 @@ export function FormEditorPage(props: EditorProps) {
             </p>
           </>
         ) : (
-          <Select name="kind" label={t('kindLabel')} value={draft.kind} error={errors.kind} options={BUILDER_KINDS.map((k) => ({ value: k, label: kindLabel(vc.lang, k) }))} />
+          <SelectField name="kind" label={t('kindLabel')} value={draft.kind} error={errors.kind} options={BUILDER_KINDS.map((k) => ({ value: k, label: kindLabel(vc.lang, k) }))} />
         )}
-        <Select name="language" label={t('languageLabel')} value={draft.language} error={errors.language} options={FORM_LANGUAGES.map((l) => ({ value: l, label: t(LANG_KEYS[l] ?? 'langDa') }))} />
+        <SelectField name="language" label={t('languageLabel')} value={draft.language} error={errors.language} options={FORM_LANGUAGES.map((l) => ({ value: l, label: t(LANG_KEYS[l] ?? 'langDa') }))} />
         <p class="hint" id="sections-list">
           {t('count', { n: questionCount(draft), max: MAX_QUESTIONS })}
         </p>
@@ -259,8 +217,8 @@ export function FormEditorPage(props: EditorProps) {
                     <legend>{t('questionLegend', { n: qn })}</legend>
                     <input type="hidden" name={f('id')} value={q.id} />
                     <Field name={f('text')} label={t('questionText')} value={q.text} error={errors[f('text')]} maxLength={1000} multiline />
-                    <Select name={f('type')} label={t('questionType')} value={q.type} error={errors[f('type')]} options={typeOptions} hint={t('typeHint')} />
-                    <Select name={f('by')} label={t('questionBy')} value={q.by} error={errors[f('by')]} options={byOptions} />
+                    <SelectField name={f('type')} label={t('questionType')} value={q.type} error={errors[f('type')]} options={typeOptions} hint={t('typeHint')} />
+                    <SelectField name={f('by')} label={t('questionBy')} value={q.by} error={errors[f('by')]} options={byOptions} />
                     {q.type === 'scale' ? (
                       <fieldset class="scale-labels">
                         <legend>{t('scaleLegend')}</legend>

@@ -175,6 +175,32 @@ export function ErrorSummary(props: { lang: Lang; errors: Record<string, string>
   );
 }
 
+/** What a field's control needs to point at its hint and error (screen readers read them with it). */
+export function fieldAria(props: { name: string; hint?: string | undefined; error?: string | undefined }): { 'aria-invalid'?: 'true'; 'aria-describedby'?: string } {
+  const describedBy = [props.hint ? `${props.name}-hint` : '', props.error ? `${props.name}-error` : ''].filter(Boolean).join(' ');
+  return { 'aria-invalid': props.error ? 'true' : undefined, 'aria-describedby': describedBy || undefined };
+}
+
+/** The frame every form field shares: the label, then the hint and the error (ids for fieldAria). */
+export function FieldFrame(props: { name: string; label: string; hint?: string | undefined; error?: string | undefined; children: ComponentChildren }) {
+  return (
+    <div class={props.error ? 'field has-error' : 'field'}>
+      <label for={props.name}>{props.label}</label>
+      {props.hint ? (
+        <p class="hint" id={`${props.name}-hint`}>
+          {props.hint}
+        </p>
+      ) : null}
+      {props.error ? (
+        <p class="field-error" id={`${props.name}-error`}>
+          {props.error}
+        </p>
+      ) : null}
+      {props.children}
+    </div>
+  );
+}
+
 export function TextField(props: {
   name: string;
   label: string;
@@ -188,22 +214,8 @@ export function TextField(props: {
   inputMode?: 'numeric' | 'text' | 'email';
   pattern?: string;
 }) {
-  const errId = `${props.name}-error`;
-  const hintId = `${props.name}-hint`;
-  const describedBy = [props.hint ? hintId : '', props.error ? errId : ''].filter(Boolean).join(' ') || undefined;
   return (
-    <div class={props.error ? 'field has-error' : 'field'}>
-      <label for={props.name}>{props.label}</label>
-      {props.hint ? (
-        <p class="hint" id={hintId}>
-          {props.hint}
-        </p>
-      ) : null}
-      {props.error ? (
-        <p class="field-error" id={errId}>
-          {props.error}
-        </p>
-      ) : null}
+    <FieldFrame name={props.name} label={props.label} hint={props.hint} error={props.error}>
       <input
         id={props.name}
         name={props.name}
@@ -214,10 +226,9 @@ export function TextField(props: {
         autocomplete={props.autocomplete}
         inputmode={props.inputMode}
         pattern={props.pattern}
-        aria-invalid={props.error ? 'true' : undefined}
-        aria-describedby={describedBy}
+        {...fieldAria(props)}
       />
-    </div>
+    </FieldFrame>
   );
 }
 
@@ -226,19 +237,13 @@ export function SelectField(props: {
   label: string;
   value?: string | null | undefined;
   error?: string | undefined;
+  hint?: string | undefined;
   options: { value: string; label: string }[];
   emptyLabel?: string;
 }) {
-  const errId = `${props.name}-error`;
   return (
-    <div class={props.error ? 'field has-error' : 'field'}>
-      <label for={props.name}>{props.label}</label>
-      {props.error ? (
-        <p class="field-error" id={errId}>
-          {props.error}
-        </p>
-      ) : null}
-      <select id={props.name} name={props.name} aria-invalid={props.error ? 'true' : undefined} aria-describedby={props.error ? errId : undefined}>
+    <FieldFrame name={props.name} label={props.label} hint={props.hint} error={props.error}>
+      <select id={props.name} name={props.name} {...fieldAria(props)}>
         {props.emptyLabel !== undefined ? <option value="">{props.emptyLabel}</option> : null}
         {props.options.map((o) => (
           <option value={o.value} selected={o.value === (props.value ?? '')}>
@@ -246,7 +251,7 @@ export function SelectField(props: {
           </option>
         ))}
       </select>
-    </div>
+    </FieldFrame>
   );
 }
 
