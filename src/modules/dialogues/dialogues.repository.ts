@@ -252,18 +252,21 @@ export async function listDialoguesOfEmployee(trx: Tx, employmentId: string) {
 }
 
 /**
+ * Held as leader (`g` a dialogue, `f` its form): made with them, or on a team where they hold the
+ * dialogue access for the form's kind (the same rule as ACCESS_FOR_KIND in the policy).
+ */
+function heldAsLeader(employmentId: string) {
+  return sql<boolean>`(g.leader_employment_id = ${employmentId} or exists (select 1 from delegations dl where dl.employment_id = ${employmentId} and dl.team_id = g.team_id
+    and dl.responsibility = case f.kind when 'onboarding' then 'dialog_access_onboarding' when 'sickness' then 'dialog_access_siab' else 'dialog_access_edp' end))`;
+}
+
+/**
  * Dialogues the actor holds as leader: made with them, or on a team where they hold the dialogue
  * access for the form's kind (the same rule as ACCESS_FOR_KIND in the policy).
  */
 export async function listDialoguesAsLeader(trx: Tx, employmentId: string) {
   return dialogueQuery(trx)
-    .where((eb) =>
-      eb.or([
-        eb('g.leader_employment_id', '=', employmentId),
-        sql<boolean>`exists (select 1 from delegations dl where dl.employment_id = ${employmentId} and dl.team_id = g.team_id
-          and dl.responsibility = case f.kind when 'onboarding' then 'dialog_access_onboarding' when 'sickness' then 'dialog_access_siab' else 'dialog_access_edp' end)`,
-      ]),
-    )
+    .where(heldAsLeader(employmentId))
     .where('g.employee_employment_id', '<>', employmentId)
     .where('ee.fired_at', 'is', null)
     .orderBy('r.preparation_deadline')
@@ -278,13 +281,7 @@ export async function listDialoguesAsLeader(trx: Tx, employmentId: string) {
  */
 export async function listArchiveForLeader(trx: Tx, employmentId: string) {
   return dialogueQuery(trx)
-    .where((eb) =>
-      eb.or([
-        eb('g.leader_employment_id', '=', employmentId),
-        sql<boolean>`exists (select 1 from delegations dl where dl.employment_id = ${employmentId} and dl.team_id = g.team_id
-          and dl.responsibility = case f.kind when 'onboarding' then 'dialog_access_onboarding' when 'sickness' then 'dialog_access_siab' else 'dialog_access_edp' end)`,
-      ]),
-    )
+    .where(heldAsLeader(employmentId))
     .where('g.employee_employment_id', '<>', employmentId)
     .where('ee.fired_at', 'is not', null)
     .orderBy(sql`coalesce(eu.name, ee.display_name)`)
@@ -631,13 +628,7 @@ export async function readAgreementsDueForLeader(trx: Tx, employmentId: string, 
     .where('a.status', 'in', ['open', 'in_progress'])
     .where('g.employee_employment_id', '<>', employmentId)
     .where((eb) => eb.or([eb('a.deadline', '<=', until), eb('a.follow_up', '<=', until)]))
-    .where((eb) =>
-      eb.or([
-        eb('g.leader_employment_id', '=', employmentId),
-        sql<boolean>`exists (select 1 from delegations dl where dl.employment_id = ${employmentId} and dl.team_id = g.team_id
-          and dl.responsibility = case f.kind when 'onboarding' then 'dialog_access_onboarding' when 'sickness' then 'dialog_access_siab' else 'dialog_access_edp' end)`,
-      ]),
-    )
+    .where(heldAsLeader(employmentId))
     // Only the newest copy of a carried agreement counts.
     .where((eb) => eb.not(eb.exists(eb.selectFrom('agreements as n').select('n.id').whereRef('n.carried_from', '=', 'a.id'))))
     .orderBy(sql`least(coalesce(a.deadline, a.follow_up), coalesce(a.follow_up, a.deadline))`)
