@@ -113,11 +113,9 @@ export async function tableStats(q: Q): Promise<Record<string, TableStat>> {
 
 const PIN_SETTINGS = `set local timezone = 'UTC'; set local datestyle = 'ISO, MDY'; set local intervalstyle = 'postgres'; set local extra_float_digits = 1; set local bytea_output = 'hex'`;
 
+/** PG_BIN's tool, else Debian's PostgreSQL 15 one, else the bare name (the system finds it on PATH). */
 function binary(config: Config, name: 'pg_dump' | 'pg_restore'): string {
   if (config.backup.pgBin) return path.join(config.backup.pgBin, name);
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (dir && fs.existsSync(path.join(dir, name))) return path.join(dir, name);
-  }
   const debian = path.join('/usr/lib/postgresql/15/bin', name);
   return fs.existsSync(debian) ? debian : name;
 }
